@@ -1,0 +1,158 @@
+"""Encode and decode adaptor code and arguments for the wire.
+
+Pure functions shared by the server, ``owt encode``, ``owt call`` and the
+Python client. Each ``encode_*`` has a ``decode_*`` partner::
+
+    >>> decode_code(encode_code("def run(): return 1"))
+    'def run(): return 1'
+    >>> decode_kwargs(encode_kwargs({"name": "owt"}))
+    {'name': 'owt'}
+
+Decoding is forgiving about the shapes base64 takes in the wild (URL-safe
+alphabet, missing padding, line breaks, ``+`` turned into a space by a
+careless query encoder) and strict about everything else: a bad value raises
+:class:`CodecError` with a message that names the field and the problem.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import json
+import typing as t
+
+from owt.errors import BadRequest
+
+#: Fields of the request protocol, in the order they are documented.
+PROTOCOL_FIELDS = (
+    "code_b64",
+    "code",
+    "kwargs_b64",
+    "kwargs",
+    "fn_name",
+    "use_cache",
+    "cache_kwargs",
+    "cache_key_override",
+    "pin",
+    "timeout",
+)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class CodecError(BadRequest):
+    """A protocol field could not be decoded."""
+
+    kind = "bad_encoding"
+
+
+def b64encode_text(text: str) -> str:
+    """Base64 (standard alphabet, padded) of ``text`` as UTF-8."""
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def b64decode_bytes(value: str, field: str) -> bytes:
+    """Decode base64 in either alphabet, tolerating whitespace and lost padding.
+
+    :param value: the base64 text as received.
+    :param field: the protocol field it came from, for the error message.
+    :raises CodecError: if ``value`` is not base64.
+    """
+    # A '+' sent unescaped in a query string arrives as a space.
+    cleaned = value.strip().replace(" ", "+")
+    cleaned = "".join(cleaned.split())
+    cleaned = cleaned.replace("-", "+").replace("_", "/")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        return base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise CodecError(
+            f"{field} is not valid base64 ({e}); encode the text with "
+            f"'base64 -w 0' or 'owt encode'."
+        ) from None
+
+
+def encode_code(source: str) -> str:
+    """Encode adaptor source for the ``code_b64`` field."""
+    return b64encode_text(source)
+
+
+def decode_code(code_b64: str, field: str = "code_b64") -> str:
+    """Decode the ``code_b64`` field to adaptor source text.
+
+    :raises CodecError: for bad base64 or bytes that are not UTF-8.
+    """
+    raw = b64decode_bytes(code_b64, field)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CodecError(
+            f"{field} decodes to bytes that are not UTF-8 text "
+            f"(byte {e.start}: {raw[e.start : e.start + 1]!r})."
+        ) from None
+
+
+def encode_kwargs(kwargs: t.Any) -> str:
+    """Encode arguments (normally a dict) as JSON for ``kwargs_b64``."""
+    return b64encode_text(json.dumps(kwargs, ensure_ascii=False))
+
+
+def decode_kwargs(kwargs_b64: str, field: str = "kwargs_b64") -> t.Any:
+    """Decode ``kwargs_b64``: JSON when it parses, else a Python expression.
+
+    The spec evaluates the text so that it may hold richer logic, such as
+    ``{'n': 2 ** 10}``; JSON is tried first because it is the common case
+    and cannot run anything.
+
+    :raises CodecError: when the text is neither JSON nor a Python expression.
+    """
+    raw = b64decode_bytes(kwargs_b64, field)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CodecError(f"{field} decodes to bytes that are not UTF-8 text.") from None
+    return parse_kwargs_text(text, field)
+
+
+def parse_kwargs_text(text: str, field: str = "kwargs") -> t.Any:
+    """Read argument text as JSON, falling back to a Python expression."""
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        detail = getattr(e, "msg", None) or type(e).__name__
+        raise CodecError(
+            f"{field} is neither JSON nor a Python expression ({detail}): "
+            f"{_preview(text)!r}"
+        ) from None
+    try:
+        return eval(compile(tree, f"<{field}>", "eval"), {"__builtins__": __builtins__})
+    except RecursionError:
+        raise CodecError(f"{field} is nested too deeply to evaluate.") from None
+    except Exception as e:
+        raise CodecError(
+            f"evaluating {field} raised {type(e).__name__}: {e}"
+        ) from None
+
+
+def parse_bool(value: t.Any, field: str) -> bool:
+    """Read a protocol boolean: JSON booleans or true/false/1/0 strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise CodecError(f"{field} must be true or false, not {value!r}.")
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

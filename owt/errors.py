@@ -1,0 +1,117 @@
+"""The exceptions owt raises, each carrying its HTTP status and error kind.
+
+Every error owt answers with becomes one JSON shape (see
+:func:`owt.response.error_response`)::
+
+    {"error": kind, "message": text, "request_id": id, ...details}
+
+``kind`` is a stable, machine-readable word; ``message`` is a sentence for
+people. Adaptor failures add ``type``, ``traceback``, ``stdout`` and ``stderr``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+
+class OwtError(Exception):
+    """Base class: an error that owt turns into a structured HTTP response."""
+
+    status: t.ClassVar[int] = 500
+    kind: t.ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **details: t.Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, t.Any]:
+        """The JSON error body, without the request id."""
+        return {"error": self.kind, "message": self.message, **self.details}
+
+
+class BadRequest(OwtError):
+    """The request itself is malformed: fix the request and send it again."""
+
+    status = 400
+    kind = "bad_request"
+
+
+class MissingCode(BadRequest):
+    """No adaptor code was sent."""
+
+    kind = "missing_code"
+
+
+class AdaptorSyntaxError(BadRequest):
+    """The adaptor code does not compile."""
+
+    kind = "syntax_error"
+
+
+class EntrypointNotFound(BadRequest):
+    """The adaptor defines no function of the requested name."""
+
+    kind = "entrypoint_not_found"
+
+
+class Unauthorized(OwtError):
+    """Credentials are missing or wrong."""
+
+    status = 401
+    kind = "unauthorized"
+
+
+class Forbidden(OwtError):
+    """The request came from somewhere owt does not accept code from."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class NotFound(OwtError):
+    """A reserved ``/_owt/`` path that does not exist."""
+
+    status = 404
+    kind = "not_found"
+
+
+class PayloadTooLarge(OwtError):
+    """The request body is over the size limit."""
+
+    status = 413
+    kind = "payload_too_large"
+
+
+class Overloaded(OwtError):
+    """Too many adaptors are running; try again shortly."""
+
+    status = 503
+    kind = "overloaded"
+
+
+class AdaptorError(OwtError):
+    """The adaptor raised while loading or running."""
+
+    status = 500
+    kind = "adaptor_error"
+
+
+class BadAdaptorResult(AdaptorError):
+    """The adaptor returned something owt cannot turn into a response."""
+
+    kind = "bad_adaptor_result"
+
+
+class AdaptorTimeout(OwtError):
+    """The adaptor ran past its time limit and was stopped."""
+
+    status = 504
+    kind = "timeout"
+
+
+class WorkerDied(OwtError):
+    """The worker process running the adaptor died."""
+
+    status = 502
+    kind = "worker_died"
