@@ -1,0 +1,703 @@
+"""A small Python client for owt, and the request-building pieces ``owt call`` uses.
+
+Call an owt server from Python without writing any base64 by hand::
+
+    from owt.client import Client
+
+    owt = Client("http://127.0.0.1:9876")
+    owt.call("def run(name): return f'Hello, {name}!'", name="owt")
+    # 'Hello, owt!'
+
+    for event in owt.stream("adaptor.py", text="Hi"):  # server-sent events
+        print(event.data)
+
+    owt.url("adaptor.py", prompt="output SOTA results")  # a GET URL, for a browser
+
+``code`` may be adaptor source text, the path of a ``.py`` file, or a Python
+function whose source is sent (and called by its own name). A server error
+raises :class:`OwtClientError` carrying the server's message and traceback.
+
+The lower-level functions (:func:`parse_assignments`, :func:`build_fields`,
+:func:`build_url`, :class:`SSEParser`) are shared with the ``owt`` command line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections.abc as cabc
+import dataclasses
+import inspect
+import json
+import math
+import os
+import re
+import textwrap
+import typing as t
+import urllib.parse
+from pathlib import Path
+
+import requests
+
+from owt.codec import b64encode_text
+from owt.codec import encode_code
+
+#: Where ``owt serve`` listens by default.
+DEFAULT_URL = "http://127.0.0.1:9876"
+
+#: Adaptor code: source text, a path to a ``.py`` file, or a function.
+Code: t.TypeAlias = "str | os.PathLike[str] | cabc.Callable[..., t.Any] | Source"
+
+#: Credentials: ``"user:password"``, ``(user, password)`` or any requests auth.
+Auth: t.TypeAlias = "str | tuple[str, str] | requests.auth.AuthBase"
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+_TEXT_TYPES = (
+    "application/javascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
+
+
+class OwtClientError(Exception):
+    """The server answered with an error (or ended a stream with one).
+
+    :ivar status: the HTTP status (200 for an error that ends a stream).
+    :ivar kind: the server's machine-readable error word, e.g. ``adaptor_error``.
+    :ivar message: the server's sentence about what went wrong.
+    :ivar traceback: the adaptor's traceback text, when the adaptor raised.
+    :ivar request_id: the server's id for the request, to find it in its log.
+    :ivar body: the whole decoded error body (``type``, ``stdout``, ``stderr``...).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        traceback: str | None = None,
+        request_id: str | None = None,
+        body: dict[str, t.Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.traceback = traceback
+        self.request_id = request_id
+        self.body: dict[str, t.Any] = body or {}
+        super().__init__(self._summary())
+
+    @property
+    def error_type(self) -> str | None:
+        """The Python exception type the adaptor raised, if the server said."""
+        value = self.body.get("type")
+        return value if isinstance(value, str) else None
+
+    def _summary(self) -> str:
+        head = f"{self.kind} (HTTP {self.status}): {self.message}"
+        if self.traceback:
+            head += "\n" + self.traceback.rstrip("\n")
+        return head
+
+    def describe(self) -> str:
+        """Everything the server said, as text for a terminal."""
+        lines = [f"owt: {self.kind} (HTTP {self.status}): {self.message}"]
+        if self.traceback:
+            lines += ["", self.traceback.rstrip("\n")]
+        for name in ("stdout", "stderr"):
+            value = self.body.get(name)
+            if isinstance(value, str) and value:
+                lines += ["", f"adaptor {name}:", value.rstrip("\n")]
+        if self.request_id:
+            lines += ["", f"request id: {self.request_id}"]
+        return "\n".join(lines)
+
+
+class AssignmentError(ValueError):
+    """A ``NAME=VALUE`` argument has no ``=`` or an empty name."""
+
+
+class CodeSourceError(ValueError):
+    """The code given cannot be turned into adaptor source."""
+
+
+# --- arguments ----------------------------------------------------------
+
+
+def parse_value(text: str) -> t.Any:
+    """Read a command-line value: a JSON literal when it parses, else the string.
+
+    ``3`` is an int, ``true`` a bool, ``[1,2]`` a list, ``"3"`` the string
+    ``3``; ``hello`` (not JSON) stays the string ``hello``. ``NaN`` and
+    ``Infinity`` stay strings, as JSON proper has no such numbers.
+    """
+
+    def refuse(name: str) -> t.NoReturn:
+        raise ValueError(name)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+
+
+def parse_assignment(item: str) -> tuple[str, t.Any]:
+    """Split ``NAME=VALUE`` at the first ``=`` and read VALUE with :func:`parse_value`.
+
+    :raises AssignmentError: when there is no ``=`` or the name is empty.
+    """
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise AssignmentError(
+            f"expected NAME=VALUE, got {item!r} (for example n=3 or name=owt)."
+        )
+    return name.strip(), parse_value(value)
+
+
+def parse_assignments(items: cabc.Iterable[str]) -> dict[str, t.Any]:
+    """Read ``NAME=VALUE`` items into a dict; a later name wins."""
+    return dict(parse_assignment(item) for item in items)
+
+
+def kwargs_text(expr: str | None, assigned: dict[str, t.Any]) -> str | None:
+    """Combine a ``--kwargs`` expression with ``NAME=VALUE`` arguments.
+
+    Returns the text to send as ``kwargs_b64`` (JSON when possible), or
+    ``None`` when there are no arguments at all. A Python expression that
+    is not JSON is left for the server to evaluate; assignments are merged
+    into it with ``{**(expr), 'name': value}`` so the server still does the
+    evaluating.
+    """
+    if expr is None or not expr.strip():
+        return json.dumps(assigned, ensure_ascii=False) if assigned else None
+    try:
+        parsed = json.loads(expr)
+    except ValueError:
+        parsed = None
+    else:
+        if not assigned:
+            return expr
+        if isinstance(parsed, dict):
+            return json.dumps({**parsed, **assigned}, ensure_ascii=False)
+    if not assigned:
+        return expr
+    return "{**(" + expr.strip() + "), " + _python_dict_items(assigned) + "}"
+
+
+def _python_dict_items(values: dict[str, t.Any]) -> str:
+    for value in values.values():
+        _check_finite(value)
+    return ", ".join(f"{key!r}: {value!r}" for key, value in values.items())
+
+
+def _check_finite(value: t.Any) -> None:
+    # repr(float('inf')) is not a Python literal; parse_value never makes one.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AssignmentError(f"{value!r} cannot be sent as a Python literal.")
+    if isinstance(value, list):
+        for item in value:
+            _check_finite(item)
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item)
+
+
+# --- code ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Adaptor source text, and the function to call when the code names one."""
+
+    text: str
+    fn_name: str | None = None
+
+
+def load_source(code: Code) -> Source:
+    """Turn ``code`` into adaptor source.
+
+    :param code: one of
+
+        - a path (``os.PathLike``, or a one-line string naming an existing
+          file) whose contents are read as UTF-8;
+        - a function: its source is sent and it is called by its own name
+          (module-level names it uses must be imported inside it);
+        - any other string: the adaptor source itself;
+        - a :class:`Source`, returned as it is.
+    :raises CodeSourceError: for a lambda or a function without source.
+    """
+    if isinstance(code, Source):
+        return code
+    if isinstance(code, os.PathLike):
+        return Source(Path(code).read_text(encoding="utf-8"))
+    if isinstance(code, str):
+        if _names_file(code):
+            return Source(Path(code).read_text(encoding="utf-8"))
+        return Source(code)
+    if callable(code):
+        name = getattr(code, "__name__", "")
+        if name == "<lambda>" or not name:
+            raise CodeSourceError(
+                "a lambda cannot be sent as an adaptor; define it with def, "
+                "or send its source as a string."
+            )
+        try:
+            text = inspect.getsource(code)
+        except (OSError, TypeError) as e:
+            raise CodeSourceError(
+                f"cannot read the source of {name!r} ({e}); send the source "
+                "text or the file path instead."
+            ) from None
+        return Source(textwrap.dedent(text), fn_name=name)
+    raise CodeSourceError(
+        "code must be source text, a file path or a function, "
+        f"not {type(code).__name__}."
+    )
+
+
+def _names_file(text: str) -> bool:
+    if "\n" in text or not text.strip():
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+# --- request fields -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CallOptions:
+    """The protocol fields besides code and arguments.
+
+    :param fn_name: the adaptor function to call (the server's default is ``run``).
+    :param use_cache: let the server cache the response.
+    :param cache_kwargs: make the arguments part of the cache key.
+    :param cache_key_override: a cache key that replaces the computed one.
+    :param pin: also answer later code-less requests to this path from the cache.
+    :param timeout: seconds the adaptor may run (capped by the server's limit).
+    """
+
+    fn_name: str | None = None
+    use_cache: bool = False
+    cache_kwargs: bool = False
+    cache_key_override: str | None = None
+    pin: bool = False
+    timeout: float | None = None
+
+
+def build_fields(
+    source: str,
+    kwargs: str | None = None,
+    options: CallOptions | None = None,
+) -> dict[str, t.Any]:
+    """The protocol fields for a request, as JSON-ready values.
+
+    :param source: the adaptor source text.
+    :param kwargs: argument text (JSON, or a Python expression the server
+        evaluates), or ``None`` to send no arguments. See :func:`kwargs_text`.
+    :param options: the other fields; only those that differ from the
+        server's defaults are included, so the request stays short.
+    """
+    options = options or CallOptions()
+    fields: dict[str, t.Any] = {"code_b64": encode_code(source)}
+    if kwargs is not None:
+        fields["kwargs_b64"] = b64encode_text(kwargs)
+    if options.fn_name:
+        fields["fn_name"] = options.fn_name
+    if options.use_cache:
+        fields["use_cache"] = True
+    if options.cache_kwargs:
+        fields["cache_kwargs"] = True
+    if options.cache_key_override is not None:
+        fields["cache_key_override"] = options.cache_key_override
+    if options.pin:
+        fields["pin"] = True
+    if options.timeout is not None:
+        fields["timeout"] = options.timeout
+    return fields
+
+
+def query_fields(fields: dict[str, t.Any]) -> dict[str, str]:
+    """The fields as query-string text (booleans become ``true``)."""
+    out: dict[str, str] = {}
+    for name, value in fields.items():
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        else:
+            out[name] = str(value)
+    return out
+
+
+def build_url(url: str, fields: dict[str, t.Any]) -> str:
+    """A GET URL: ``url`` with ``fields`` added to its query string."""
+    query = urllib.parse.urlencode(query_fields(fields))
+    base, _, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        joiner = ""
+    return base + joiner + query + ("#" + fragment if fragment else "")
+
+
+def basic_auth(auth: Auth | None) -> requests.auth.AuthBase | tuple[str, str] | None:
+    """Credentials as requests takes them; ``"user:pw"`` splits at the first colon."""
+    if isinstance(auth, str):
+        user, sep, password = auth.partition(":")
+        if not sep:
+            raise ValueError("auth must look like 'username:password'.")
+        return (user, password)
+    return auth
+
+
+# --- responses ----------------------------------------------------------
+
+
+def error_from_response(response: requests.Response) -> OwtClientError:
+    """Read owt's JSON error body (or whatever else came back) into an exception."""
+    request_id = response.headers.get("X-Request-Id")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        return _error_from_body(response.status_code, body, request_id)
+    text = response.text.strip()
+    message = text[:500] if text else (response.reason or "no message")
+    return OwtClientError(
+        response.status_code, "http_error", message, request_id=request_id
+    )
+
+
+def _error_from_body(
+    status: int, body: dict[str, t.Any], request_id: str | None = None
+) -> OwtClientError:
+    traceback = body.get("traceback")
+    rid = body.get("request_id") or request_id
+    return OwtClientError(
+        status,
+        str(body.get("error") or "error"),
+        str(body.get("message") or ""),
+        traceback=traceback if isinstance(traceback, str) else None,
+        request_id=str(rid) if rid else None,
+        body=body,
+    )
+
+
+def media_type(response: requests.Response) -> tuple[str, str | None]:
+    """The response's media type (lower case) and its charset parameter, if any."""
+    header = response.headers.get("Content-Type", "")
+    kind, *params = header.split(";")
+    charset = None
+    for param in params:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip('"')
+    return kind.strip().lower(), charset
+
+
+def decode_body(response: requests.Response) -> t.Any:
+    """The body as JSON data, text or bytes, chosen by its Content-Type.
+
+    JSON types give parsed data; ``text/*`` (and XML/JavaScript) give a
+    ``str``, decoded with the declared charset or UTF-8; anything else,
+    including no Content-Type, gives ``bytes``.
+    """
+    kind, charset = media_type(response)
+    if kind == "application/json" or kind.endswith("+json"):
+        return json.loads(response.content.decode(charset or "utf-8"))
+    if kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith("+xml"):
+        return response.content.decode(charset or "utf-8", errors="replace")
+    return response.content
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One server-sent event."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+    def json(self) -> t.Any:
+        """The event's data parsed as JSON."""
+        return json.loads(self.data)
+
+
+class SSEParser:
+    """An incremental ``text/event-stream`` parser: feed it bytes, get events.
+
+    Follows the WHATWG rules: lines end in LF, CRLF or CR; ``data`` lines
+    join with newlines; a blank line dispatches; ``:`` starts a comment; an
+    event without data is not dispatched; an unfinished event at the end of
+    the stream is dropped (browsers' EventSource does the same).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._first = True
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Parse ``chunk`` and return the events it completes."""
+        text = self._decoder.decode(chunk)
+        if self._first and text:
+            text = text.removeprefix("\ufeff")
+            self._first = False
+        self._pending += text
+        events: list[Event] = []
+        start = 0
+        pending = self._pending
+        while True:
+            found = _LINE_END.search(pending, start)
+            if found is None:
+                break
+            if found.group() == "\r" and found.end() == len(pending):
+                break  # a CRLF may be split across chunks: wait for the rest
+            event = self._line(pending[start : found.start()])
+            if event is not None:
+                events.append(event)
+            start = found.end()
+        self._pending = pending[start:]
+        return events
+
+    def _line(self, line: str) -> Event | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> Event | None:
+        data, event = self._data, self._event
+        self._data, self._event = [], ""
+        if not data:
+            return None
+        return Event("\n".join(data), event or "message", self._id, self._retry)
+
+
+def iter_events(chunks: cabc.Iterable[bytes]) -> cabc.Iterator[Event]:
+    """Parse a byte stream into events as the bytes arrive."""
+    parser = SSEParser()
+    for chunk in chunks:
+        yield from parser.feed(chunk)
+
+
+def error_from_event(event: Event, status: int = 200) -> OwtClientError | None:
+    """The error in owt's closing ``event: error`` (``None`` for other events)."""
+    if event.event != "error":
+        return None
+    try:
+        body = json.loads(event.data)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"error": "stream_error", "message": event.data}
+    return _error_from_body(status, body)
+
+
+class Stream:
+    """A streamed response: iterate it for events (SSE) or byte chunks (anything else).
+
+    Use it in a ``with`` block, or exhaust it, so the connection is released.
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+        self.is_sse = media_type(response)[0] == "text/event-stream"
+        self._items = self._iterate()
+
+    def _iterate(self) -> cabc.Generator[Event | bytes, None, None]:
+        with self.response:
+            chunks = (
+                chunk for chunk in self.response.iter_content(chunk_size=None) if chunk
+            )
+            if not self.is_sse:
+                yield from chunks
+                return
+            for event in iter_events(chunks):
+                error = error_from_event(event, self.response.status_code)
+                if error is not None:
+                    raise error
+                yield event
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Event | bytes:
+        return next(self._items)
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._items.close()
+        self.response.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- the client ---------------------------------------------------------
+
+
+class Client:
+    """Calls one owt server (the URL may include a path: adaptors see it).
+
+    :param url: the server's URL, e.g. ``http://127.0.0.1:9876/hello``.
+    :param auth: ``"user:password"``, ``(user, password)`` or a requests auth.
+    :param options: protocol fields sent with every call (see :class:`CallOptions`).
+    :param http_timeout: seconds to wait for the server to connect and to
+        answer each read; ``None`` (the default) waits as long as it takes.
+    :param session: a ``requests.Session`` to reuse connections with.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        auth: Auth | None = None,
+        *,
+        options: CallOptions | None = None,
+        http_timeout: float | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = url
+        self.auth = basic_auth(auth)
+        self.options = options or CallOptions()
+        self.http_timeout = http_timeout
+        self.session = session or requests.Session()
+
+    def using(self, **options: t.Any) -> Client:
+        """A client for the same server that sends these :class:`CallOptions`.
+
+        ``owt.using(fn_name="main", use_cache=True).call(code, x=1)``
+        """
+        return Client(
+            self.base_url,
+            self.auth,
+            options=dataclasses.replace(self.options, **options),
+            http_timeout=self.http_timeout,
+            session=self.session,
+        )
+
+    def fields(self, code: Code, kwargs: str | None = None) -> dict[str, t.Any]:
+        """The protocol fields for ``code`` and argument text ``kwargs``."""
+        source = load_source(code)
+        options = self.options
+        if source.fn_name and not options.fn_name:
+            options = dataclasses.replace(options, fn_name=source.fn_name)
+        return build_fields(source.text, kwargs, options)
+
+    def url(self, code: Code, /, **kwargs: t.Any) -> str:
+        """A GET URL that runs ``code`` with ``kwargs`` (the spec's ``owtify``).
+
+        The URL carries no credentials; a browser asks for them itself.
+        """
+        return build_url(self.base_url, self.fields(code, _json_kwargs(kwargs)))
+
+    def send(
+        self,
+        code: Code,
+        kwargs: str | None = None,
+        *,
+        method: str = "POST",
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send a request and return the response, raising if it is an error.
+
+        :param kwargs: argument text, JSON or a Python expression the server
+            evaluates (``None`` for no arguments).
+        :param method: ``POST`` sends a JSON body, ``GET`` a query string.
+        :param stream: leave the body unread, to read it as it arrives.
+        :raises OwtClientError: for a 4xx or 5xx answer.
+        """
+        fields = self.fields(code, kwargs)
+        timeout = self.http_timeout
+        if method.upper() == "GET":
+            response = self.session.get(
+                self.base_url,
+                params=query_fields(fields),
+                auth=self.auth,
+                stream=stream,
+                timeout=timeout,
+            )
+        else:
+            response = self.session.request(
+                method.upper(),
+                self.base_url,
+                json=fields,
+                auth=self.auth,
+                stream=stream,
+                timeout=timeout,
+            )
+        if response.status_code >= 400:
+            with response:
+                raise error_from_response(response)
+        return response
+
+    def call(self, code: Code, /, **kwargs: t.Any) -> t.Any:
+        """Run ``code`` with ``kwargs`` and return the answer.
+
+        JSON answers come back as data, text as ``str``, anything else as
+        ``bytes`` (see :func:`decode_body`).
+
+        :raises OwtClientError: when the server answers with an error.
+        """
+        response = self.send(code, _json_kwargs(kwargs))
+        return decode_body(response)
+
+    def stream(self, code: Code, /, **kwargs: t.Any) -> Stream:
+        """Run ``code`` and read its answer as it arrives.
+
+        Iterate the result: a ``text/event-stream`` answer yields
+        :class:`Event` objects, any other answer yields byte chunks. An
+        ``event: error`` from the server raises :class:`OwtClientError`.
+        """
+        return Stream(self.send(code, _json_kwargs(kwargs), stream=True))
+
+
+def _json_kwargs(kwargs: dict[str, t.Any]) -> str | None:
+    return json.dumps(kwargs, ensure_ascii=False) if kwargs else None
+
+
+__all__ = [
+    "DEFAULT_URL",
+    "AssignmentError",
+    "CallOptions",
+    "Client",
+    "CodeSourceError",
+    "Event",
+    "OwtClientError",
+    "SSEParser",
+    "Source",
+    "Stream",
+    "build_fields",
+    "build_url",
+    "decode_body",
+    "error_from_event",
+    "error_from_response",
+    "iter_events",
+    "kwargs_text",
+    "load_source",
+    "parse_assignment",
+    "parse_assignments",
+    "parse_value",
+]
