@@ -138,9 +138,7 @@ def parse_kwargs_text(text: str, field: str = "kwargs") -> t.Any:
     except RecursionError:
         raise CodecError(f"{field} is nested too deeply to evaluate.") from None
     except Exception as e:
-        raise CodecError(
-            f"evaluating {field} raised {type(e).__name__}: {e}"
-        ) from None
+        raise CodecError(f"evaluating {field} raised {type(e).__name__}: {e}") from None
 
 
 def parse_bool(value: t.Any, field: str) -> bool:

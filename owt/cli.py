@@ -1,0 +1,141 @@
+"""The ``owt`` command: ``owt serve``, plus the client tools.
+
+Thin: each command turns its options into calls on the modules that do the
+work. Domain errors become ``click`` errors only here.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import click
+
+import owt
+from owt.runtime import DEFAULT_ADDRESS
+from owt.runtime import DEFAULT_PORT
+from owt.runtime import ServeOptions
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(owt.__version__, prog_name="owt")
+def main() -> None:
+    """owt: one HTTP server whose endpoints are written by the caller.
+
+    A request carries Python adaptor code and its arguments; owt runs the
+    code and answers with what it returns.
+
+    \b
+    Example:
+      owt serve &
+      owt call http://127.0.0.1:9876/hello example/echo/echo.py name=owt
+    """
+
+
+@main.command("serve")
+@click.option(
+    "--address",
+    envvar="OWT_ADDRESS",
+    default=DEFAULT_ADDRESS,
+    show_default=True,
+    help="Address to listen on. Anything but loopback without --auth lets "
+    "others run code on this machine (a warning is printed).",
+)
+@click.option(
+    "--port",
+    envvar="OWT_PORT",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--auth",
+    envvar="OWT_AUTH",
+    default=None,
+    metavar="USER:SHA256HEX",
+    help="Require HTTP Basic auth: the username and the hex SHA-256 of the "
+    "password (see 'owt hash-password').",
+)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    envvar="OWT_ALLOW_ORIGIN",
+    metavar="ORIGIN",
+    help="Let web pages of ORIGIN (e.g. http://localhost:3000) call owt; "
+    "repeatable; '*' allows every origin. Without it browsers on other "
+    "origins are refused.",
+)
+@click.option(
+    "--max-request-mb",
+    default=32.0,
+    show_default=True,
+    type=float,
+    envvar="OWT_MAX_REQUEST_MB",
+    help="Largest request body accepted (413 beyond).",
+)
+@click.option(
+    "--max-code-kb",
+    default=1024.0,
+    show_default=True,
+    type=float,
+    envvar="OWT_MAX_CODE_KB",
+    help="Largest adaptor source accepted (400 beyond).",
+)
+@click.option(
+    "--code-cache-size",
+    default=256,
+    show_default=True,
+    type=int,
+    envvar="OWT_CODE_CACHE_SIZE",
+    help="How many distinct adaptors stay loaded (warm), least recently used "
+    "dropped first.",
+)
+@click.option(
+    "--header-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    envvar="OWT_HEADER_TIMEOUT",
+    help="Seconds a connection may stay silent before it is closed.",
+)
+@click.option(
+    "--hide-tracebacks",
+    is_flag=True,
+    envvar="OWT_HIDE_TRACEBACKS",
+    help="Leave adaptor tracebacks out of error responses (still logged).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="-v logs each request's code too; -vv owt's debug output; -vvv the "
+    "HTTP server's.",
+)
+def serve_command(**kwargs: t.Any) -> None:
+    """Start the owt server (default http://127.0.0.1:9876).
+
+    owt runs any code it is sent, with your rights: keep it on loopback, or
+    use --auth. Every option can also be set by its environment variable
+    (OWT_ADDRESS, OWT_PORT, OWT_AUTH...).
+
+    \b
+    Example:
+      owt serve --port 9876
+      curl --json '{"code": "def run(name): return f\\"Hello, {name}!\\"",
+                    "kwargs": {"name": "owt"}}' http://127.0.0.1:9876/hello
+    """
+    from owt import server
+    from owt.security import parse_auth
+
+    kwargs["allow_origins"] = tuple(kwargs["allow_origins"])
+    if kwargs["auth"]:
+        try:
+            parse_auth(kwargs["auth"])
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--auth") from None
+    options = ServeOptions(**kwargs)
+    # Keep ``args`` in step, so adaptors and the meta example see these.
+    for name, value in vars(options).items():
+        setattr(server.args, name, value)
+    server.main(options)

@@ -1,0 +1,134 @@
+"""Run one call: load the adaptor, call it, and build the response.
+
+This is the inline executor: adaptor code runs in the server process, on the
+request's thread. Adaptor output printed meanwhile is captured for the error
+body. Streams are started here (their first chunk is produced before the
+response begins, so an adaptor that fails straight away still gets a proper
+500) and continue on the server's thread as the client reads.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import logging
+import typing as t
+
+from flask import request as flask_request
+from flask import stream_with_context
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Response
+
+from owt import capture
+from owt.errors import AdaptorError
+from owt.errors import OwtError
+from owt.execute import CodeCache
+from owt.execute import adaptor_failure
+from owt.execute import call_entrypoint
+from owt.request import Call
+from owt.response import Body
+from owt.response import encode_chunk
+from owt.response import is_event_stream
+from owt.response import map_body
+from owt.response import split_result
+from owt.response import sse_error_event
+from owt.response import stream_content_type
+from owt.runtime import ServeOptions
+
+log = logging.getLogger("owt")
+
+
+class InlineExecutor:
+    """Runs adaptors in this process, keeping loaded code warm."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.code_cache = CodeCache(options.code_cache_size)
+
+    def respond(self, call: Call, digest: str) -> Response:
+        """Run ``call`` and turn its result into a response.
+
+        :raises OwtError: for a bad request or a failing adaptor (with the
+            adaptor's captured stdout and stderr).
+        """
+        with capture.capturing() as captured:
+            try:
+                adaptor = self.code_cache.get(call.source, digest, self.options.copy())
+                plan = adaptor.plan(call.fn_name)
+                result = call_entrypoint(plan, call.arguments, flask_request)
+                return build_response(result)
+            except OwtError as e:
+                if isinstance(e, AdaptorError):
+                    e.details["stdout"] = captured.text("stdout")
+                    e.details["stderr"] = captured.text("stderr")
+                raise
+            except BaseException as e:
+                failure = adaptor_failure(e, "running")
+                failure.details["stdout"] = captured.text("stdout")
+                failure.details["stderr"] = captured.text("stderr")
+                raise failure from None
+
+
+def build_response(result: t.Any) -> Response:
+    """A response for an adaptor's result (see :mod:`owt.response`)."""
+    if isinstance(result, Response):
+        return result
+    value, status, header_items = split_result(result)
+    if isinstance(value, Response):
+        value.status_code = status if status != 200 else value.status_code
+        value.headers.extend(header_items)
+        return value
+    body = map_body(value)
+    headers = Headers(header_items)
+    if body.stream is None:
+        if body.content_type and "Content-Type" not in headers:
+            headers["Content-Type"] = body.content_type
+        return Response(body.data, status=status, headers=headers)
+    return _stream_response(body, status, headers)
+
+
+def _stream_response(body: Body, status: int, headers: Headers) -> Response:
+    iterator = t.cast(cabc.Iterator[t.Any], body.stream)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        first = None
+    except BaseException as e:
+        _close(iterator)
+        raise adaptor_failure(e, "starting the stream of") from None
+    if "Content-Type" not in headers:
+        headers["Content-Type"] = body.content_type or stream_content_type(first)
+    sse = is_event_stream(headers)
+    if sse:
+        headers.setdefault("Cache-Control", "no-cache")
+        headers.setdefault("X-Accel-Buffering", "no")
+    chunks = _relay(first, iterator, sse)
+    return Response(stream_with_context(chunks), status=status, headers=headers)
+
+
+def _relay(first: t.Any, rest: cabc.Iterator[t.Any], sse: bool) -> cabc.Iterator[bytes]:
+    """Yield the stream's chunks; on failure end it cleanly, and always close it."""
+    try:
+        if first is not None:
+            yield encode_chunk(first)
+        for chunk in rest:
+            yield encode_chunk(chunk)
+    except GeneratorExit:
+        raise
+    except BaseException as e:
+        failure = adaptor_failure(e, "streaming from")
+        log.error(
+            "stream failed: %s\n%s", failure.message, failure.details["traceback"]
+        )
+        if sse:
+            yield sse_error_event(failure.kind, failure.message)
+    finally:
+        _close(rest)
+
+
+def _close(iterator: t.Any) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            log.exception("closing the adaptor's stream failed")

@@ -1,0 +1,194 @@
+"""Read an owt call out of an HTTP request.
+
+The only module that looks at the request's fields. Fields come from the
+query string, a JSON body (``curl --json``) or a form body; a field sent in
+two places with different values is an error rather than a silent choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing as t
+
+from owt import codec
+from owt.errors import BadRequest
+from owt.errors import MissingCode
+
+if t.TYPE_CHECKING:
+    from flask import Request
+
+_JSON_TYPES = ("application/json",)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """What a request asks owt to do."""
+
+    source: str
+    arguments: t.Any
+    fn_name: str = "run"
+    use_cache: bool = False
+    cache_kwargs: bool = False
+    cache_key_override: str | None = None
+    pin: bool = False
+    timeout: float | None = None
+
+
+def gather_fields(request: Request) -> dict[str, t.Any]:
+    """Protocol fields from the query string and the body, merged.
+
+    :raises BadRequest: for an unreadable body or a conflicting field.
+    """
+    found: dict[str, t.Any] = {}
+    for name in codec.PROTOCOL_FIELDS:
+        if name in request.args:
+            found[name] = request.args[name]
+    if request.method != "POST":
+        return found
+    body = _body_fields(request)
+    for name in codec.PROTOCOL_FIELDS:
+        if name in body:
+            if name in found and found[name] != body[name]:
+                raise BadRequest(
+                    f"{name} was sent both in the query string and in the body "
+                    "with different values; send it once."
+                )
+            found[name] = body[name]
+    return found
+
+
+def _body_fields(request: Request) -> t.Mapping[str, t.Any]:
+    mimetype = request.mimetype
+    if mimetype in _JSON_TYPES or mimetype.endswith("+json"):
+        raw = request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except RecursionError:
+            raise BadRequest("The JSON body is nested too deeply.") from None
+        except ValueError as e:
+            raise BadRequest(f"The request body is not valid JSON: {e}.") from None
+        if not isinstance(body, dict):
+            raise BadRequest(
+                "The JSON body must be an object of owt fields "
+                f"(code_b64, kwargs_b64...), not {type(body).__name__}."
+            )
+        return body
+    if mimetype in _FORM_TYPES:
+        return request.form
+    return {}
+
+
+def read_call(request: Request, max_code_bytes: int) -> Call:
+    """Decode the request's fields into a :class:`Call`.
+
+    :raises BadRequest: naming the field that is missing or malformed.
+    """
+    fields = gather_fields(request)
+    source = _read_source(fields, request, max_code_bytes)
+    arguments = _read_arguments(fields)
+    fn_name = fields.get("fn_name") or "run"
+    if not isinstance(fn_name, str) or not fn_name.isidentifier():
+        raise BadRequest(f"fn_name must be a Python identifier, not {fn_name!r}.")
+    override = fields.get("cache_key_override")
+    if override is not None and not isinstance(override, str):
+        override = json.dumps(override, sort_keys=True)
+    return Call(
+        source=source,
+        arguments=arguments,
+        fn_name=fn_name,
+        use_cache=_flag(fields, "use_cache"),
+        cache_kwargs=_flag(fields, "cache_kwargs"),
+        cache_key_override=override or None,
+        pin=_flag(fields, "pin"),
+        timeout=_read_timeout(fields),
+    )
+
+
+def _read_source(
+    fields: dict[str, t.Any], request: Request, max_code_bytes: int
+) -> str:
+    if "code_b64" in fields and "code" in fields:
+        raise BadRequest("Send either code_b64 or code, not both.")
+    if "code_b64" in fields:
+        value = fields["code_b64"]
+        if not isinstance(value, str):
+            raise BadRequest(f"code_b64 must be a string, not {type(value).__name__}.")
+        if len(value) * 3 // 4 > max_code_bytes:
+            raise BadRequest(_too_big(max_code_bytes))
+        source = codec.decode_code(value)
+    elif "code" in fields:
+        source = fields["code"]
+        if not isinstance(source, str):
+            raise BadRequest(f"code must be a string, not {type(source).__name__}.")
+    else:
+        raise MissingCode(_missing_code_message(request))
+    if not source.strip():
+        raise MissingCode("The adaptor code is empty; send a function named run.")
+    if len(source.encode("utf-8")) > max_code_bytes:
+        raise BadRequest(_too_big(max_code_bytes))
+    return source
+
+
+def _too_big(limit: int) -> str:
+    return f"The adaptor code is over the {limit // 1024} KB limit (--max-code-kb)."
+
+
+def _missing_code_message(request: Request) -> str:
+    message = (
+        "No adaptor code: send code_b64 (base64 Python source defining run) "
+        "in the query string or a JSON or form body."
+    )
+    if (
+        request.method == "POST"
+        and request.content_length
+        and not (request.mimetype in _JSON_TYPES or request.mimetype in _FORM_TYPES)
+    ):
+        message += (
+            f" The body's Content-Type is {request.mimetype or 'missing'!r}; owt "
+            "reads application/json and form bodies."
+        )
+    return message
+
+
+def _read_arguments(fields: dict[str, t.Any]) -> t.Any:
+    if "kwargs_b64" in fields and "kwargs" in fields:
+        raise BadRequest("Send either kwargs_b64 or kwargs, not both.")
+    if "kwargs_b64" in fields:
+        value = fields["kwargs_b64"]
+        if not isinstance(value, str):
+            raise BadRequest(
+                f"kwargs_b64 must be a string, not {type(value).__name__}."
+            )
+        return codec.decode_kwargs(value)
+    if "kwargs" in fields:
+        value = fields["kwargs"]
+        if isinstance(value, str):
+            # From a query string or a form: text to read like kwargs_b64's.
+            return codec.parse_kwargs_text(value, "kwargs")
+        return value
+    return {}
+
+
+def _flag(fields: dict[str, t.Any], name: str) -> bool:
+    if name not in fields or fields[name] is None:
+        return False
+    return codec.parse_bool(fields[name], name)
+
+
+def _read_timeout(fields: dict[str, t.Any]) -> float | None:
+    value = fields.get("timeout")
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise BadRequest(
+            f"timeout must be a number of seconds, not {value!r}."
+        ) from None
+    if not seconds > 0:
+        raise BadRequest(f"timeout must be positive, not {value!r}.")
+    return seconds

@@ -1,0 +1,266 @@
+"""The owt HTTP server: one catch-all route that runs the code it is sent.
+
+``create_app(options)`` builds the Flask app; ``main()`` serves it with the
+options in ``args`` (``owt serve`` fills them from the command line). Adaptor
+code may ``from owt.server import *`` to get ``args``, ``main``, ``Server``
+and the summat blocks, as the spec's meta examples do.
+
+Every request flows one way: check access → read the call → load the warm
+adaptor → execute → map the result to a response. ``/_owt/`` is reserved for
+owt's own endpoints; every other path reaches adaptors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+import uuid
+
+from flask import Flask
+from flask import g
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
+from werkzeug.wrappers import Response
+
+import owt
+from owt import capture
+from owt.errors import NotFound
+from owt.errors import OwtError
+from owt.errors import PayloadTooLarge
+from owt.execute import code_digest
+from owt.handler import InlineExecutor
+from owt.request import read_call
+from owt.response import error_response
+from owt.response import to_json
+from owt.runtime import ServeOptions
+from owt.runtime import Server
+from owt.runtime import args
+from owt.security import AccessPolicy
+from owt.security import is_loopback
+from owt.summat import *  # noqa: F403
+from owt.summat import __all__ as _summat_all
+
+__all__ = ["Server", "args", "create_app", "main", *_summat_all]
+
+log = logging.getLogger("owt")
+
+_ALLOWED_METHODS = "GET, POST, HEAD, OPTIONS"
+
+
+class _EverythingConverter(PathConverter):
+    """Matches any path, empty segments and leading slashes included."""
+
+    regex = ".*"
+    part_isolating = False
+
+
+class OwtApp(Flask):
+    """The Flask app, holding the collaborators it was built with."""
+
+    owt_options: ServeOptions
+    owt_policy: AccessPolicy
+    owt_executor: InlineExecutor
+
+
+def create_app(options: ServeOptions | None = None) -> OwtApp:
+    """Build the owt WSGI app for ``options`` (default: ``args``)."""
+    options = (options or args).copy()
+    app = OwtApp(__name__, static_folder=None)
+    app.owt_options = options
+    app.owt_policy = AccessPolicy(
+        options.auth, options.allow_origins, is_loopback(options.address)
+    )
+    app.owt_executor = InlineExecutor(options)
+    app.config["MAX_CONTENT_LENGTH"] = int(options.max_request_mb * 1024 * 1024)
+    app.url_map.converters["everything"] = _EverythingConverter
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    started = time.time()
+
+    policy = app.owt_policy
+    executor = app.owt_executor
+    max_code_bytes = int(options.max_code_kb * 1024)
+    hide_tracebacks = options.hide_tracebacks
+
+    @app.before_request
+    def check_access() -> Response | None:
+        g.request_id = request.environ.get("owt.request_id") or uuid.uuid4().hex[:16]
+        if policy.is_allowed_preflight(request):
+            return Response(status=204, headers=policy.preflight_headers(request))
+        policy.check(request)
+        return None
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            for name, value in policy.cors_headers(origin).items():
+                response.headers.setdefault(name, value)
+        return response
+
+    @app.errorhandler(OwtError)
+    def owt_error(error: OwtError) -> Response:
+        if error.status >= 500:
+            log.error("%s: %s", error.kind, error.message)
+        return error_response(error, g.get("request_id"), hide_tracebacks)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            limit = options.max_request_mb
+            converted: OwtError = PayloadTooLarge(
+                f"The request body is over the {limit:g} MB limit (--max-request-mb)."
+            )
+        else:
+            converted = OwtError(error.description or str(error))
+            converted.status = error.code or 500  # type: ignore[misc]
+            converted.kind = (error.name or "error").lower().replace(" ", "_")  # type: ignore[misc]
+        return error_response(converted, g.get("request_id"), hide_tracebacks)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("owt failed to handle a request")
+        converted = OwtError(f"owt failed: {type(error).__name__}: {error}")
+        return error_response(converted, g.get("request_id"), hide_tracebacks)
+
+    @app.get("/_owt/health")
+    def health() -> Response:
+        body = {
+            "status": "ok",
+            "version": owt.__version__,
+            "uptime_s": round(time.time() - started, 3),
+            "warm_adaptors": len(executor.code_cache),
+        }
+        return Response(to_json(body), mimetype="application/json")
+
+    @app.route("/_owt/<everything:rest>", methods=["GET", "POST", "DELETE", "HEAD"])
+    def reserved(rest: str) -> Response:
+        raise NotFound(f"/_owt/{rest} is not one of owt's endpoints.")
+
+    def adaptor_route(path: str = "") -> Response:
+        if request.method == "OPTIONS":
+            headers = {"Allow": _ALLOWED_METHODS, **policy.preflight_headers(request)}
+            return Response(status=204, headers=headers)
+        if request.method == "HEAD":
+            # HEAD never runs code: there is nothing to describe without it.
+            return Response(status=204, headers={"Allow": _ALLOWED_METHODS})
+        call = read_call(request, max_code_bytes)
+        digest = code_digest(call.source)
+        request.environ["owt.code_digest"] = digest
+        if options.verbose >= 1:
+            request.environ["owt.code"] = call.source
+        return executor.respond(call, digest)
+
+    methods = ["GET", "POST", "HEAD", "OPTIONS"]
+    app.add_url_rule(
+        "/",
+        "adaptor_root",
+        adaptor_route,
+        methods=methods,
+        provide_automatic_options=False,
+    )
+    app.add_url_rule(
+        "/<everything:path>",
+        "adaptor",
+        adaptor_route,
+        methods=methods,
+        provide_automatic_options=False,
+    )
+    app.wsgi_app = _AccessLog(app.wsgi_app, options.verbose)  # type: ignore[method-assign]
+    return app
+
+
+class _AccessLog:
+    """WSGI middleware: one log line per request, written when it finishes.
+
+    Method, path, short code hash, status and duration; ``-v`` adds the code.
+    Streams are logged when they end, so the duration covers the whole stream.
+    """
+
+    def __init__(self, app: t.Any, verbose: int) -> None:
+        self.app = app
+        self.verbose = verbose
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        environ["owt.request_id"] = request_id
+        status_holder: list[str] = []
+
+        def recording_start_response(status: str, headers: t.Any, *exc: t.Any) -> t.Any:
+            status_holder.append(status)
+            return start_response(status, headers, *exc)
+
+        body = self.app(environ, recording_start_response)
+        return _LoggedBody(body, lambda: self._log(environ, status_holder, started))
+
+    def _log(
+        self, environ: dict[str, t.Any], status: list[str], started: float
+    ) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        digest = environ.get("owt.code_digest", "")[:8] or "-"
+        path = environ.get("PATH_INFO", "")
+        code = status[0].split(" ", 1)[0] if status else "-"
+        log.info(
+            "%s %s code=%s status=%s %.1fms id=%s",
+            environ.get("REQUEST_METHOD"),
+            path,
+            digest,
+            code,
+            elapsed_ms,
+            environ.get("owt.request_id"),
+        )
+        if self.verbose >= 1 and "owt.code" in environ:
+            log.info("code %s:\n%s", digest, environ["owt.code"])
+
+
+class _LoggedBody:
+    def __init__(self, body: t.Any, on_close: t.Callable[[], None]) -> None:
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self) -> t.Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
+
+
+def configure_logging(verbose: int) -> None:
+    """One line per request at the default level; more with ``-vv``/``-vvv``."""
+    level = logging.DEBUG if verbose >= 2 else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
+    logging.getLogger("werkzeug").setLevel(
+        logging.DEBUG if verbose >= 3 else logging.WARNING
+    )
+
+
+def main(options: ServeOptions | None = None) -> None:
+    """Serve owt with ``options`` (default: the module's ``args``) until stopped.
+
+    The spec's meta example sets ``args.port`` and starts this in a
+    ``multiprocessing.Process``, giving a second server on that port.
+    """
+    from owt.serving import serve
+
+    options = (options or args).copy()
+    configure_logging(options.verbose)
+    capture.install()
+    Server.install(options)
+    serve(create_app(options), options)
+
+
+if __name__ == "__main__":
+    from owt.cli import main as cli_main
+
+    cli_main(["serve", *__import__("sys").argv[1:]])
