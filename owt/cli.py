@@ -11,6 +11,9 @@ import typing as t
 import click
 
 import owt
+from owt.cli_tools import call_command
+from owt.cli_tools import encode_command
+from owt.cli_tools import hash_password_command
 from owt.runtime import DEFAULT_ADDRESS
 from owt.runtime import DEFAULT_PORT
 from owt.runtime import ServeOptions
@@ -139,3 +142,8 @@ def serve_command(**kwargs: t.Any) -> None:
     for name, value in vars(options).items():
         setattr(server.args, name, value)
     server.main(options)
+
+
+main.add_command(encode_command)
+main.add_command(call_command)
+main.add_command(hash_password_command)
