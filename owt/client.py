@@ -94,15 +94,19 @@ class OwtClientError(Exception):
         value = self.body.get("type")
         return value if isinstance(value, str) else None
 
+    def _where(self) -> str:
+        # An error event ends a stream whose status was already 200.
+        return "in the stream" if self.status < 400 else f"HTTP {self.status}"
+
     def _summary(self) -> str:
-        head = f"{self.kind} (HTTP {self.status}): {self.message}"
+        head = f"{self.kind} ({self._where()}): {self.message}"
         if self.traceback:
             head += "\n" + self.traceback.rstrip("\n")
         return head
 
     def describe(self) -> str:
         """Everything the server said, as text for a terminal."""
-        lines = [f"owt: {self.kind} (HTTP {self.status}): {self.message}"]
+        lines = [f"owt: {self.kind} ({self._where()}): {self.message}"]
         if self.traceback:
             lines += ["", self.traceback.rstrip("\n")]
         for name in ("stdout", "stderr"):
@@ -341,13 +345,21 @@ def build_url(url: str, fields: dict[str, t.Any]) -> str:
     return base + joiner + query + ("#" + fragment if fragment else "")
 
 
-def basic_auth(auth: Auth | None) -> requests.auth.AuthBase | tuple[str, str] | None:
-    """Credentials as requests takes them; ``"user:pw"`` splits at the first colon."""
+def basic_auth(auth: Auth | None) -> requests.auth.AuthBase | None:
+    """Credentials for requests, sent as UTF-8 (requests alone would use Latin-1).
+
+    ``"user:password"`` splits at the first colon.
+    """
     if isinstance(auth, str):
         user, sep, password = auth.partition(":")
         if not sep:
             raise ValueError("auth must look like 'username:password'.")
-        return (user, password)
+        auth = (user, password)
+    if isinstance(auth, tuple):
+        user, password = auth
+        return requests.auth.HTTPBasicAuth(
+            user.encode("utf-8"), password.encode("utf-8")
+        )
     return auth
 
 
