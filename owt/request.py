@@ -63,6 +63,7 @@ def _body_fields(request: Request) -> t.Mapping[str, t.Any]:
     mimetype = request.mimetype
     if mimetype in _JSON_TYPES or mimetype.endswith("+json"):
         raw = request.get_data(cache=True)
+        _check_not_cut(request)
         if not raw.strip():
             return {}
         try:
@@ -78,8 +79,17 @@ def _body_fields(request: Request) -> t.Mapping[str, t.Any]:
             )
         return body
     if mimetype in _FORM_TYPES:
-        return request.form
+        form = request.form
+        _check_not_cut(request)
+        return form
     return {}
+
+
+def _check_not_cut(request: Request) -> None:
+    if request.content_length is None:
+        # A chunked body is cut at --max-request-mb without complaint; reading
+        # past the cut raises the 413 that a Content-Length body gets upfront.
+        request.stream.read(1)
 
 
 def read_call(request: Request, max_code_bytes: int) -> Call:
@@ -127,7 +137,10 @@ def _read_source(
     else:
         raise MissingCode(_missing_code_message(request))
     if not source.strip():
-        raise MissingCode("The adaptor code is empty; send a function named run.")
+        raise MissingCode(
+            "The adaptor code (code_b64 or code) is empty; send Python source "
+            "that defines run."
+        )
     if len(source.encode("utf-8")) > max_code_bytes:
         raise BadRequest(_too_big(max_code_bytes))
     return source
