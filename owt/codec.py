@@ -108,6 +108,11 @@ def decode_kwargs(kwargs_b64: str, field: str = "kwargs_b64") -> t.Any:
 
     :raises CodecError: when the text is neither JSON nor a Python expression.
     """
+    stripped = kwargs_b64.strip()
+    if stripped[:1] in ("{", "["):
+        # Not base64 at all (braces aren't in either alphabet): the spec's
+        # client-free curl example sends the dict as it is.
+        return parse_kwargs_text(stripped, field)
     raw = b64decode_bytes(kwargs_b64, field)
     try:
         text = raw.decode("utf-8")

@@ -682,3 +682,20 @@ def test_spec_meta_example_starts_owt_inside_owt(owt_server):
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{new_port}/_owt/health", timeout=2)
     assert_still_serving(owt_server)
+
+
+def test_spec_client_free_curl_with_unencoded_kwargs(owt_server, tmp_path):
+    adaptor = tmp_path / "adaptor.py"
+    adaptor.write_text("def run(_, prompt):\n    return f'{prompt} via {_.method}'\n")
+    script = (
+        "curl -s -G "
+        f"--data-urlencode code_b64=$(cat {adaptor} | base64 -w 0) "
+        # The spec leaves this substitution unquoted, which bash splits at
+        # the spaces; quoted, the unencoded dict is accepted as it is.
+        "--data-urlencode kwargs_b64=\"$(echo \"{'prompt':'output SOTA results'}\")\" "
+        f"{owt_server.url}"
+    )
+    out = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=20
+    )
+    assert out.stdout == "output SOTA results via GET"
