@@ -1,0 +1,248 @@
+"""clients/js/owt.js: its node tests against live servers, npm install, and a browser.
+
+``node --test clients/js/test/`` runs here with the URLs of a plain server
+and of one started with ``--auth``, so the README's single pytest command
+runs the JavaScript tests too. The browser test drives headless Chromium
+to check the EventSource path, which Node does not have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from owt.client import build_fields
+from owt.client import build_url
+from tests.owtserver import REPO
+from tests.owtserver import running_owt
+
+JS = REPO / "clients" / "js"
+NODE = shutil.which("node")
+UNICODE = "こんにちは 🌍"
+AUTH_PASSWORD = "pässwörd 🔑"
+
+
+def node_major() -> int:
+    assert NODE, "node is not installed"
+    out = subprocess.run([NODE, "--version"], capture_output=True, text=True)
+    return int(out.stdout.strip().lstrip("v").split(".")[0])
+
+
+def test_node_is_20_or_newer():
+    assert node_major() >= 20
+
+
+@pytest.fixture(scope="module")
+def auth_server():
+    digest = hashlib.sha256(AUTH_PASSWORD.encode()).hexdigest()
+    with running_owt("--auth", f"js:{digest}") as server:
+        yield server
+
+
+def test_node_tests_pass_against_live_servers(owt_server, auth_server):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OWT_")}
+    env.update(
+        OWT_TEST_URL=owt_server.url,
+        OWT_TEST_AUTH_URL=auth_server.url,
+        OWT_TEST_AUTH=f"js:{AUTH_PASSWORD}",
+    )
+    done = subprocess.run(
+        [NODE, "--test", "--test-reporter=tap", "clients/js/test/"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    counts = dict(re.findall(r"^# (\w+) (\d+)$", done.stdout, re.MULTILINE))
+    assert int(counts["pass"]) >= 27, report
+    for kind in ("fail", "cancelled", "skipped", "todo"):
+        assert counts[kind] == "0", report
+    # The tests used the servers given, not servers of their own.
+    assert "status=401" in auth_server.output()
+
+
+def test_installs_with_npm_from_the_repo_path(tmp_path):
+    npm = shutil.which("npm")
+    assert npm, "npm is not installed"
+    done = subprocess.run(
+        [npm, "install", "--offline", "--no-audit", "--no-fund", str(JS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    script = (
+        "import { owtify } from 'owt-client';"
+        "console.log(owtify('http://127.0.0.1:9876/x', 'def run(): pass'));"
+    )
+    used = subprocess.run(
+        [NODE, "--input-type=module", "-e", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert used.returncode == 0, used.stderr
+    assert used.stdout.startswith("http://127.0.0.1:9876/x?code_b64=ZGVmIHJ1bigp")
+
+
+# --- in a real browser ----------------------------------------------------------
+
+BLANK_PAGE = "def run():\n    return '<!doctype html><title>owt</title><p>owt</p>'\n"
+
+SERVE_JS = f"""
+from pathlib import Path
+
+def run():
+    body = Path({str(JS / "owt.js")!r}).read_text(encoding="utf-8")
+    return body, {{"Content-Type": "text/javascript; charset=utf-8"}}
+"""
+
+# Records how each run was requested, then streams two events; with
+# fail=True it raises after the first. retry: 200 would make EventSource
+# reconnect (and run this again) within 0.2 s if the client did not close it.
+MARKED_STREAM = """
+from flask import request
+
+def run(text, marker, fail=False):
+    with open(marker, "a", encoding="utf-8") as f:
+        f.write(request.method + " " + request.headers.get("Accept", "") + "\\n")
+    def events():
+        yield "retry: 200\\n\\n"
+        yield f"data: {text}\\n\\n"
+        if fail:
+            raise RuntimeError("broke in the browser")
+        yield "data: two\\n\\n"
+    return events(), {"Content-Type": "text/event-stream"}
+"""
+
+BROWSER_SCRIPT = """
+async ({ moduleUrl, base, code, marker, text }) => {
+  const owt = await import(moduleUrl);
+  const out = { events: [] };
+  await owt.stream(base + '/sse', code, { text, marker }, (e) => out.events.push(e.data));
+  try {
+    await owt.stream(base + '/sse', code, { text, marker, fail: true }, () => {});
+    out.failure = null;
+  } catch (error) {
+    out.failure = { name: error.name, kind: error.kind, message: error.serverMessage };
+  }
+  out.called = await owt.call(base + '/x', 'def run(t):\\n    return {"t": t}\\n', { t: text });
+  const url = owt.owtify(base + '/y', 'def run(t):\\n    return t\\n', { t: text });
+  out.fetched = await (await fetch(url)).text();
+  return out;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def owt_url(server_url: str, path: str, code: str) -> str:
+    return build_url(server_url + path, build_fields(code))
+
+
+def run_in_page(browser, page_url: str, api_url: str, module_url: str, marker: Path):
+    page = browser.new_page()
+    try:
+        page.goto(page_url)
+        return page.evaluate(
+            BROWSER_SCRIPT,
+            {
+                "moduleUrl": module_url,
+                "base": api_url,
+                "code": MARKED_STREAM,
+                "marker": str(marker),
+                "text": UNICODE,
+            },
+        )
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_browser_streams_with_eventsource_once_and_calls_with_fetch(
+    browser, owt_server, tmp_path
+):
+    marker = tmp_path / "runs.txt"
+    result = run_in_page(
+        browser,
+        owt_url(owt_server.url, "/page", BLANK_PAGE),
+        owt_server.url,
+        owt_url(owt_server.url, "/owt.js", SERVE_JS),
+        marker,
+    )
+    assert result["events"] == [UNICODE, "two"]
+    assert result["failure"] == {
+        "name": "OwtError",
+        "kind": "adaptor_error",
+        "message": "RuntimeError while streaming from the adaptor: broke in the browser",
+    }
+    assert result["called"] == {"t": UNICODE}
+    assert result["fetched"] == UNICODE
+    time.sleep(1.0)  # room for any reconnect (retry: 200) to show up
+    runs = marker.read_text(encoding="utf-8").splitlines()
+    assert runs == ["GET text/event-stream"] * 2  # EventSource, each run once
+
+
+@pytest.mark.browser
+def test_browser_page_on_another_origin_needs_allow_origin(
+    browser, owt_server, tmp_path
+):
+    page_url = owt_url(owt_server.url, "/page", BLANK_PAGE)
+    module_url = owt_url(owt_server.url, "/owt.js", SERVE_JS)
+    with running_owt("--allow-origin", owt_server.url) as other:
+        marker = tmp_path / "allowed.txt"
+        result = run_in_page(browser, page_url, other.url, module_url, marker)
+        assert result["events"] == [UNICODE, "two"]
+        assert result["called"] == {"t": UNICODE}
+    with running_owt() as closed:
+        page = browser.new_page()
+        try:
+            page.goto(page_url)
+            outcome = page.evaluate(
+                """async ({ moduleUrl, base }) => {
+                  const owt = await import(moduleUrl);
+                  try {
+                    await owt.call(base, 'def run():\\n    return 1\\n');
+                    return 'ran';
+                  } catch (error) {
+                    return error.name;
+                  }
+                }""",
+                {"moduleUrl": module_url, "base": closed.url},
+            )
+        finally:
+            page.close()
+        assert outcome == "TypeError"  # the browser blocks it: no CORS grant
+        assert "status=403" in closed.output()
+    # The same request without a browser's Origin header is fine.
+    direct = requests.post(
+        owt_server.url,
+        json=build_fields("def run():\n    return 1\n"),
+        timeout=30,
+    )
+    assert direct.text == "1"
