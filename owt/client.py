@@ -224,7 +224,8 @@ def load_source(code: Code) -> Source:
     :param code: one of
 
         - a path (``os.PathLike``, or a one-line string naming an existing
-          file) whose contents are read as UTF-8;
+          file) whose contents are read as UTF-8; a one-line string ending
+          in ``.py`` that names no file is an error, not source;
         - a function: its source is sent and it is called by its own name
           (module-level names it uses must be imported inside it);
         - any other string: the adaptor source itself;
@@ -238,6 +239,10 @@ def load_source(code: Code) -> Source:
     if isinstance(code, str):
         if _names_file(code):
             return Source(Path(code).read_text(encoding="utf-8"))
+        if _looks_like_path(code):
+            raise CodeSourceError(
+                f"{code!r} looks like a file name, but there is no such file."
+            )
         return Source(code)
     if callable(code):
         name = getattr(code, "__name__", "")
@@ -258,6 +263,12 @@ def load_source(code: Code) -> Source:
         "code must be source text, a file path or a function, "
         f"not {type(code).__name__}."
     )
+
+
+def _looks_like_path(text: str) -> bool:
+    # One line ending in .py, with nothing Python source would need.
+    stripped = text.strip()
+    return stripped.endswith(".py") and not any(c in stripped for c in "\n ()=:'\"")
 
 
 def _names_file(text: str) -> bool:

@@ -457,3 +457,20 @@ def test_hash_password_output_is_what_serve_and_call_accept(write):
         wrong = owt("call", "--auth", "me:nope", server.url, path, "name=x")
         assert wrong.returncode == 1
         assert "unauthorized (HTTP 401)" in wrong.stderr.decode()
+
+
+def readme_text():
+    texts = [REPO / "README.org", REPO / "docs" / "readme" / "calling.org"]
+    return "\n".join(p.read_text(encoding="utf-8") for p in texts if p.exists())
+
+
+@pytest.mark.parametrize(
+    "command", [encode_command, call_command, hash_password_command]
+)
+def test_every_option_is_in_the_readme(command):
+    text = readme_text()
+    assert f"owt {command.name}" in text
+    for param in command.params:
+        for name in param.opts + param.secondary_opts:
+            if name.startswith("--") and name != "--help":
+                assert name in text, f"{command.name} {name} is not documented"

@@ -127,6 +127,13 @@ def test_a_one_line_string_that_is_no_file_is_source():
     assert load_source("run = lambda: 1").text == "run = lambda: 1"
 
 
+def test_a_missing_py_file_is_an_error_not_source(tmp_path):
+    with pytest.raises(CodeSourceError, match="no such file"):
+        load_source(str(tmp_path / "missing.py"))
+    with pytest.raises(CodeSourceError, match="no such file"):
+        load_source("hello.py")
+
+
 def test_lambdas_cannot_be_sent():
     with pytest.raises(CodeSourceError, match="lambda"):
         load_source(lambda: 1)
