@@ -160,6 +160,7 @@ test('stream delivers server-sent events as they are produced', async () => {
 });
 
 test('events() is an async iterator over the same stream', async () => {
+  /** @type {string[]} */
   const data = [];
   for await (const event of events(URL_, TICKS, { n: 2 }, { method: 'GET' })) {
     assert.ok(!(event instanceof Uint8Array));
@@ -183,6 +184,7 @@ test('stream hands over raw chunks for a stream that is not SSE', async () => {
 
 test('stream carries unicode events intact', async () => {
   const code = `def run(text):\n    return iter([f"data: {text}\\n\\n"]), {"Content-Type": "text/event-stream"}\n`;
+  /** @type {string[]} */
   const data = [];
   await stream(URL_, code, { text: UNICODE }, (event) => {
     if (!(event instanceof Uint8Array)) data.push(event.data);
@@ -216,6 +218,7 @@ test('a syntax error is a 400 with its own kind', async () => {
 });
 
 test('an error in the middle of an SSE stream rejects after the earlier events', async () => {
+  /** @type {string[]} */
   const data = [];
   await assert.rejects(
     stream(URL_, TICKS, { n: 2, fail: true }, (event) => {
@@ -257,6 +260,7 @@ test('auth: no credentials and a wrong password are refused, the right ones work
     await call(AUTH_URL, HELLO, { name: 'me' }, { auth: { username: user, password }, method: 'GET' }),
     'Hello, me!',
   );
+  /** @type {string[]} */
   const data = [];
   await stream(AUTH_URL, TICKS, { n: 1 }, (event) => {
     if (!(event instanceof Uint8Array)) data.push(event.data);
