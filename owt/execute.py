@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import inspect
 import linecache
+import os
 import sys
 import threading
 import traceback
@@ -37,7 +38,7 @@ from owt.errors import AdaptorSyntaxError
 from owt.errors import BadRequest
 from owt.errors import EntrypointNotFound
 
-_THIS_FILE = __file__
+_OWT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def code_digest(source: str) -> str:
@@ -263,8 +264,10 @@ def forget(module_name: str, filename: str) -> None:
 def adaptor_failure(exc: BaseException, phase: str) -> AdaptorError:
     """Describe an exception raised by adaptor code, traceback included."""
     tb = exc.__traceback__
-    # Skip owt's own frames above the adaptor's.
-    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+    # Skip owt's own frames above the adaptor's (a pipe's frames below stay).
+    while (
+        tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == _OWT_DIR
+    ):
         tb = tb.tb_next
     lines = traceback.format_exception(type(exc), exc, tb)
     message = str(exc) or type(exc).__name__
