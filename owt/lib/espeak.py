@@ -8,7 +8,7 @@ the base64 WAV of that ``sentence`` and of the ``cumulative`` audio, then
 
 ``speaker`` takes Bark's names (``v2/en_speaker_6``, ``fr_speaker_1``: the
 language picks the espeak voice, the number one of its variants) or espeak's
-own (``en-us``, ``fr-fr+f2``, ``german``).
+own (``en-us``, ``fr+f2``, ``german``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ BARK_LANGUAGES: dict[str, str] = {
     "en": "en-us",
     "de": "de",
     "es": "es",
-    "fr": "fr-fr",
+    "fr": "fr",
     "hi": "hi",
     "it": "it",
     "ja": "ja",
@@ -110,7 +110,7 @@ def espeak_voice(speaker: t.Any) -> str:
     if voice.lower() not in voices:
         raise UnknownSpeaker(
             f"{voice!r} is not an espeak-ng voice here. Use a Bark speaker such as "
-            "'v2/en_speaker_6', or an espeak voice such as 'en-us' or 'fr-fr+f2' "
+            "'v2/en_speaker_6', or an espeak voice such as 'en-us' or 'fr+f2' "
             "(see 'espeak-ng --voices')."
         )
     if variant and variant.lower() not in variants:
