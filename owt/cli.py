@@ -95,6 +95,24 @@ def main() -> None:
     "dropped first.",
 )
 @click.option(
+    "--cache-mb",
+    default=512.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    envvar="OWT_CACHE_MB",
+    help="Bound on the response cache (use_cache and pinned responses), in MB; "
+    "least recently used entries are evicted first. 0 stores nothing.",
+)
+@click.option(
+    "--cache-ttl",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="OWT_CACHE_TTL",
+    metavar="SECONDS",
+    help="Seconds a cached response lives. Default: the server's lifetime. "
+    "Pins never expire.",
+)
+@click.option(
     "--header-timeout",
     default=30.0,
     show_default=True,

@@ -19,6 +19,13 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from owt import capture
+from owt.cache import CACHE_STATE_ENVIRON
+from owt.cache import MB
+from owt.cache import CacheState
+from owt.cache import ResponseCache
+from owt.cache import StreamEnd
+from owt.cache import StreamWatcher
+from owt.cache import plan_for
 from owt.errors import AdaptorError
 from owt.errors import OwtError
 from owt.execute import CodeCache
@@ -43,8 +50,24 @@ class InlineExecutor:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         self.code_cache = CodeCache(options.code_cache_size)
+        self.response_cache = ResponseCache(
+            int(options.cache_mb * MB), options.cache_ttl
+        )
 
     def respond(self, call: Call, digest: str) -> Response:
+        """Answer ``call``: from the response cache if it asks for it and
+        has it, else by running it (see :mod:`owt.cache`).
+
+        :raises OwtError: as :meth:`run_call`.
+        """
+        plan = plan_for(call, digest, flask_request.path)
+        return self.response_cache.respond(
+            plan, lambda watcher: self.run_call(call, digest, watcher), _note_cache
+        )
+
+    def run_call(
+        self, call: Call, digest: str, watcher: StreamWatcher | None = None
+    ) -> Response:
         """Run ``call`` and turn its result into a response.
 
         :raises OwtError: for a bad request or a failing adaptor (with the
@@ -55,7 +78,7 @@ class InlineExecutor:
                 adaptor = self.code_cache.get(call.source, digest, self.options.copy())
                 plan = adaptor.plan(call.fn_name)
                 result = call_entrypoint(plan, call.arguments, flask_request)
-                return build_response(result)
+                return build_response(result, watcher)
             except OwtError as e:
                 if isinstance(e, AdaptorError):
                     e.details["stdout"] = captured.text("stdout")
@@ -68,8 +91,15 @@ class InlineExecutor:
                 raise failure from None
 
 
-def build_response(result: t.Any) -> Response:
-    """A response for an adaptor's result (see :mod:`owt.response`)."""
+def _note_cache(state: CacheState) -> None:
+    flask_request.environ[CACHE_STATE_ENVIRON] = state
+
+
+def build_response(result: t.Any, watcher: StreamWatcher | None = None) -> Response:
+    """A response for an adaptor's result (see :mod:`owt.response`).
+
+    ``watcher`` sees the chunks and the end of a streamed result.
+    """
     if isinstance(result, Response):
         return result
     value, status, header_items = split_result(result)
@@ -83,10 +113,12 @@ def build_response(result: t.Any) -> Response:
         if body.content_type and "Content-Type" not in headers:
             headers["Content-Type"] = body.content_type
         return Response(body.data, status=status, headers=headers)
-    return _stream_response(body, status, headers)
+    return _stream_response(body, status, headers, watcher)
 
 
-def _stream_response(body: Body, status: int, headers: Headers) -> Response:
+def _stream_response(
+    body: Body, status: int, headers: Headers, watcher: StreamWatcher | None
+) -> Response:
     iterator = t.cast(cabc.Iterator[t.Any], body.stream)
     try:
         first = next(iterator)
@@ -101,28 +133,54 @@ def _stream_response(body: Body, status: int, headers: Headers) -> Response:
     if sse:
         headers.setdefault("Cache-Control", "no-cache")
         headers.setdefault("X-Accel-Buffering", "no")
-    chunks = _relay(first, iterator, sse)
+    chunks = _relay(first, iterator, sse, watcher)
+    next(chunks)  # past the start marker: closing it now always runs its cleanup
     return Response(stream_with_context(chunks), status=status, headers=headers)
 
 
-def _relay(first: t.Any, rest: cabc.Iterator[t.Any], sse: bool) -> cabc.Iterator[bytes]:
-    """Yield the stream's chunks; on failure end it cleanly, and always close it."""
+def _relay(
+    first: t.Any,
+    rest: cabc.Iterator[t.Any],
+    sse: bool,
+    watcher: StreamWatcher | None = None,
+) -> cabc.Iterator[bytes]:
+    """Yield the stream's chunks; on failure end it cleanly, and always close it.
+
+    The first item is an empty start marker for the caller to consume, so
+    that the cleanup below runs even if the response is closed unstarted.
+    ``watcher`` sees each chunk sent and, once, how the stream ended: all
+    sent, the adaptor failed, or closed early (the client went away).
+    """
+    ended: StreamEnd = "closed"
     try:
+        if watcher is not None:
+            watcher.start()
+        yield b""
         if first is not None:
-            yield encode_chunk(first)
+            yield _seen(encode_chunk(first), watcher)
         for chunk in rest:
-            yield encode_chunk(chunk)
+            yield _seen(encode_chunk(chunk), watcher)
+        ended = "completed"
     except GeneratorExit:
         raise
     except BaseException as e:
+        ended = "failed"
         failure = adaptor_failure(e, "streaming from")
         log.error(
             "stream failed: %s\n%s", failure.message, failure.details["traceback"]
         )
         if sse:
-            yield sse_error_event(failure.kind, failure.message)
+            yield _seen(sse_error_event(failure.kind, failure.message), watcher)
     finally:
         _close(rest)
+        if watcher is not None:
+            watcher.end(ended)
+
+
+def _seen(data: bytes, watcher: StreamWatcher | None) -> bytes:
+    if watcher is not None:
+        watcher.chunk(data)
+    return data
 
 
 def _close(iterator: t.Any) -> None:

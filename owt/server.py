@@ -18,6 +18,7 @@ import typing as t
 import uuid
 
 from flask import Flask
+from flask import Request
 from flask import g
 from flask import request
 from werkzeug.exceptions import HTTPException
@@ -26,6 +27,9 @@ from werkzeug.wrappers import Response
 
 import owt
 from owt import capture
+from owt.cache import CACHE_HEADER
+from owt.cache import CACHE_STATE_ENVIRON
+from owt.errors import MissingCode
 from owt.errors import NotFound
 from owt.errors import OwtError
 from owt.errors import PayloadTooLarge
@@ -95,6 +99,9 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     @app.after_request
     def add_headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        cache_state = request.environ.get(CACHE_STATE_ENVIRON)
+        if cache_state is not None:
+            response.headers[CACHE_HEADER] = cache_state
         origin = request.headers.get("Origin")
         if origin is not None:
             for name, value in policy.cors_headers(origin).items():
@@ -136,6 +143,27 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
         }
         return Response(to_json(body), mimetype="application/json")
 
+    @app.route("/_owt/cache", methods=["GET", "DELETE"])
+    def cache_admin() -> Response:
+        # GET: stats; DELETE: clear all, or ?path=/x to remove that pin.
+        cache = executor.response_cache
+        if request.method == "GET":
+            body: dict[str, t.Any] = cache.stats()
+        elif "path" in request.args:
+            path = request.args["path"]
+            if not cache.unpin(path):
+                raise NotFound(f"No response is pinned to {path!r}.")
+            body = {"unpinned": path}
+        else:
+            body = {"cleared": cache.clear()}
+        return Response(to_json(body), mimetype="application/json")
+
+    def answer_pinned(req: Request) -> Response | None:
+        response = executor.response_cache.pinned_response(req.path)
+        if response is not None:
+            req.environ[CACHE_STATE_ENVIRON] = "hit"
+        return response
+
     @app.route("/_owt/<everything:rest>", methods=["GET", "POST", "DELETE", "HEAD"])
     def reserved(rest: str) -> Response:
         raise NotFound(f"/_owt/{rest} is not one of owt's endpoints.")
@@ -145,9 +173,19 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
             headers = {"Allow": _ALLOWED_METHODS, **policy.preflight_headers(request)}
             return Response(status=204, headers=headers)
         if request.method == "HEAD":
-            # HEAD never runs code: there is nothing to describe without it.
+            # HEAD never runs code: only a pinned path has something to describe.
+            pinned = answer_pinned(request)
+            if pinned is not None:
+                return pinned
             return Response(status=204, headers={"Allow": _ALLOWED_METHODS})
-        call = read_call(request, max_code_bytes)
+        try:
+            call = read_call(request, max_code_bytes)
+        except MissingCode:
+            # A request without code (a browser's /favicon.ico) gets the pin.
+            pinned = answer_pinned(request)
+            if pinned is None:
+                raise
+            return pinned
         digest = code_digest(call.source)
         request.environ["owt.code_digest"] = digest
         if options.verbose >= 1:
