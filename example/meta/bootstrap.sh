@@ -17,6 +17,7 @@ function owtInOwt() {
   local PAYLOAD_KWARGS_B64="$4"
   local CODE KWARGS CODE_B64 KWARGS_B64
   read -r -d '' CODE <<'EOF_CODE' || true
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ ANSWER_SECONDS = 300
 def run(payload_code_b64, payload_kwargs_b64, base_url="http://localhost"):
     port = args.port + 1
     inner = f"{base_url}:{port}"
+    require_free(port)
     print(f"going one level down: owt on port {port}")
     child = subprocess.Popen(
         [sys.executable, "-m", "owt", "serve", "--port", str(port)],
@@ -48,6 +50,14 @@ def run(payload_code_b64, payload_kwargs_b64, base_url="http://localhost"):
         stop(child)
 
 
+def require_free(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.address, port))
+        except OSError:
+            raise RuntimeError(f"port {port} is taken: the inner owt can't use it")
+
+
 def wait_until_answering(child, url):
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
@@ -59,7 +69,7 @@ def wait_until_answering(child, url):
         try:
             requests.get(url + "/_owt/health", timeout=1)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.05)
     raise RuntimeError(f"the inner owt did not answer at {url} in {START_SECONDS} s")
 
