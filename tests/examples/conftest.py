@@ -86,3 +86,14 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwtPr
 def base_url(example_server: OwtProcess) -> str:
     """The server's URL as the README writes it (localhost, not 127.0.0.1)."""
     return f"http://localhost:{example_server.port}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> t.Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test item (``item.rep_call``), so
+    fixtures can tell in teardown whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
