@@ -1,0 +1,464 @@
+"""A worker process: runs adaptor code for owt's HTTP front.
+
+Started by the supervisor as ``python -m owt.workers.worker FD PARENT_PID``
+with one end of a socket pair as file descriptor ``FD``. It reads calls (see
+:mod:`owt.workers.protocol`), runs each one exactly as the inline executor
+would, inside a Flask request context rebuilt from the HTTP request, and
+sends back the whole body or the stream's chunks as they are produced.
+
+Threads: the main thread runs calls when it is free, so that a cancelled
+call there can be interrupted with SIGINT (``KeyboardInterrupt`` even inside
+``time.sleep`` and C code that checks for signals); calls that arrive while
+it is busy run on threads of their own and are interrupted with an
+asynchronous ``KeyboardInterrupt`` instead. A reader thread takes messages
+off the socket. When the front goes away the worker exits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import typing as t
+
+from owt.workers.protocol import WINDOW_BYTES
+from owt.workers.protocol import WINDOW_CHUNKS
+from owt.workers.protocol import Channel
+from owt.workers.protocol import ChannelClosed
+from owt.workers.protocol import Header
+from owt.workers.protocol import ProtocolError
+from owt.workers.protocol import plain
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from owt.errors import OwtError
+
+log = logging.getLogger("owt")
+
+
+class _Cancelled(BaseException):
+    """Raised instead of starting adaptor code for a call already cancelled."""
+
+
+class _Task:
+    """One call running in this worker."""
+
+    def __init__(self, request_id: str) -> None:
+        self.id = request_id
+        self.on_main = False
+        self.thread_id = 0
+        #: Guards ``in_adaptor``/``cancelled`` so an interrupt is only ever
+        #: raised while adaptor code runs.
+        self.lock = threading.Lock()
+        self.in_adaptor = False
+        self.cancelled = False
+        self.interrupted = False
+        self.interrupt_raised = False
+        #: Stream flow control: chunks and bytes sent but not yet written
+        #: to the HTTP client by the front.
+        self.flow = threading.Condition()
+        self.ahead_chunks = 0
+        self.ahead_bytes = 0
+
+
+class _StreamEnding:
+    """Learns how the inline relay ended a stream (a cache StreamWatcher)."""
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+
+    def start(self) -> None:
+        pass
+
+    def chunk(self, data: bytes) -> None:
+        pass
+
+    def end(self, outcome: str) -> None:
+        self.outcome = outcome
+
+
+class Worker:
+    """The worker's state: its channel, its warm code and its running calls."""
+
+    def __init__(self, channel: Channel, config: Header) -> None:
+        from flask import Flask
+
+        from owt import capture
+        from owt.handler import InlineExecutor
+        from owt.runtime import ServeOptions
+        from owt.runtime import Server
+        from owt.runtime import args
+
+        self.channel = channel
+        self.index = int(config.get("index", 0))
+        options = ServeOptions(**config["options"])
+        for name, value in vars(options).items():
+            setattr(args, name, value)
+        self.server = Server.install(options.copy())
+        self.app = Flask("owt.workers.worker")
+        self.executor = InlineExecutor(options)
+        capture.install()
+        _seal_modules()
+        self._tasks: dict[str, _Task] = {}
+        self._lock = threading.Lock()
+        self._main_idle = True
+        self._main_task: _Task | None = None
+        self._main_queue: queue.SimpleQueue[tuple[_Task, Header, bytes]] = (
+            queue.SimpleQueue()
+        )
+        self._main_ident = threading.get_ident()
+
+    # -- the main thread -------------------------------------------------
+
+    def serve(self) -> None:
+        """Run calls until the front closes the channel (then exit)."""
+        signal.signal(signal.SIGINT, self._on_sigint)
+        reader = threading.Thread(target=self._read_loop, name="owt-reader")
+        reader.daemon = True
+        reader.start()
+        self._send({"op": "ready", "pid": os.getpid()})
+        while True:
+            task, header, body = self._main_queue.get()
+            self._main_task = task
+            try:
+                self._run(task, header, body)
+            finally:
+                self._main_task = None
+                with self._lock:
+                    self._main_idle = True
+
+    def _on_sigint(self, signum: int, frame: t.Any) -> None:
+        # Only an interrupt this worker asked for becomes KeyboardInterrupt,
+        # and only while the cancelled call's adaptor code is running.
+        task = self._main_task
+        if (
+            task is not None
+            and task.cancelled
+            and task.in_adaptor
+            and not task.interrupt_raised
+        ):
+            task.interrupt_raised = True
+            raise KeyboardInterrupt
+
+    # -- the reader thread -----------------------------------------------
+
+    def _read_loop(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        while True:
+            try:
+                header, payload = self.channel.recv()
+            except (ChannelClosed, ProtocolError):
+                _exit_now()
+            op = header["op"]
+            if op == "call":
+                self._dispatch(header, payload)
+            elif op == "cancel":
+                self.cancel(header["id"])
+            elif op == "credit":
+                self._credit(header)
+            elif op == "stop":
+                _exit_now()
+
+    def _dispatch(self, header: Header, body: bytes) -> None:
+        task = _Task(header["id"])
+        self._tasks[task.id] = task
+        with self._lock:
+            task.on_main = self._main_idle
+            self._main_idle = False
+        if task.on_main:
+            task.thread_id = self._main_ident
+            self._main_queue.put((task, header, body))
+        else:
+            thread = threading.Thread(
+                target=self._run_on_helper, args=(task, header, body), daemon=True
+            )
+            thread.start()
+
+    def cancel(self, request_id: str) -> None:
+        """Stop a call: interrupt its adaptor code, or end its stream."""
+        task = self._tasks.get(request_id)
+        if task is None:
+            return
+        with task.lock:
+            if task.cancelled:
+                return
+            task.cancelled = True
+            if task.in_adaptor:
+                task.interrupted = True
+                if task.on_main:
+                    signal.pthread_kill(self._main_ident, signal.SIGINT)
+                else:
+                    _raise_in_thread(task.thread_id, KeyboardInterrupt)
+        with task.flow:
+            task.flow.notify_all()
+
+    def _credit(self, header: Header) -> None:
+        task = self._tasks.get(header["id"])
+        if task is None:
+            return
+        with task.flow:
+            task.ahead_chunks -= header["chunks"]
+            task.ahead_bytes -= header["bytes"]
+            task.flow.notify_all()
+
+    # -- running one call --------------------------------------------------
+
+    def _run_on_helper(self, task: _Task, header: Header, body: bytes) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        task.thread_id = threading.get_ident()
+        self._run(task, header, body)
+
+    def _run(self, task: _Task, header: Header, body: bytes) -> None:
+        from flask import g
+
+        from owt.workers.environ import rebuild_environ
+
+        try:
+            self._follow_server(header.get("server"))
+            environ = rebuild_environ(header["environ"], body)
+            with self.app.request_context(environ):
+                g.request_id = task.id
+                self._respond(task, header)
+        except ChannelClosed:
+            _exit_now()
+        except BaseException as e:  # never let one call stop the worker
+            log.exception("worker %d: call %s failed inside owt", self.index, task.id)
+            with contextlib.suppress(ChannelClosed):
+                self._send_failure(task, header, e)
+        finally:
+            self._tasks.pop(task.id, None)
+
+    def _respond(self, task: _Task, header: Header) -> None:
+        from owt.errors import OwtError
+        from owt.execute import adaptor_failure
+        from owt.request import Call
+
+        digest = header["digest"]
+        ending = _StreamEnding()
+        try:
+            with self._adaptor_code(task):
+                call = Call(
+                    source=header["source"],
+                    arguments=_arguments(header),
+                    fn_name=header["fn_name"],
+                )
+                # run_call, not respond: the response cache lives in the front.
+                response = self.executor.run_call(call, digest, ending)
+        except OwtError as e:
+            self._send_error(task, digest, e)
+            return
+        except BaseException as e:
+            self._send_error(task, digest, adaptor_failure(e, "running"))
+            return
+        if response.is_streamed:
+            self._stream(task, digest, response, ending)
+            return
+        try:
+            data = response.get_data()
+        finally:
+            response.close()
+        self._send(
+            {
+                "op": "result",
+                "id": task.id,
+                "status": response.status,
+                "headers": response.headers.to_wsgi_list(),
+                "warm": self._is_warm(digest),
+            },
+            data,
+        )
+
+    def _stream(
+        self, task: _Task, digest: str, response: Response, ending: _StreamEnding
+    ) -> None:
+        self._send(
+            {
+                "op": "start",
+                "id": task.id,
+                "status": response.status,
+                "headers": response.headers.to_wsgi_list(),
+            }
+        )
+        chunks = response.iter_encoded()
+        failed = False
+        try:
+            while self._wait_for_room(task):
+                try:
+                    with self._adaptor_code(task):
+                        chunk = next(chunks)
+                except StopIteration:
+                    break
+                except BaseException as e:
+                    if not task.cancelled:
+                        failed = True
+                        log.error(
+                            "worker %d: stream %s failed: %r", self.index, task.id, e
+                        )
+                    break
+                if chunk:
+                    with task.flow:
+                        task.ahead_chunks += 1
+                        task.ahead_bytes += len(chunk)
+                    self._send({"op": "chunk", "id": task.id}, chunk)
+        finally:
+            try:
+                # Closing runs the generator's own clean-up (its finally
+                # blocks): adaptor code, so it may be interrupted too.
+                with self._adaptor_code(task, closing=True):
+                    response.close()
+            except BaseException as e:
+                if not task.cancelled:
+                    log.error(
+                        "worker %d: closing stream %s: %r", self.index, task.id, e
+                    )
+            if task.cancelled:
+                outcome = "closed"
+            elif failed:
+                outcome = "failed"
+            else:
+                outcome = ending.outcome or "completed"
+            self._send(
+                {
+                    "op": "end",
+                    "id": task.id,
+                    "outcome": outcome,
+                    "warm": self._is_warm(digest),
+                }
+            )
+
+    def _wait_for_room(self, task: _Task) -> bool:
+        with task.flow:
+            while not task.cancelled and (
+                task.ahead_chunks >= WINDOW_CHUNKS or task.ahead_bytes >= WINDOW_BYTES
+            ):
+                task.flow.wait()
+            return not task.cancelled
+
+    @contextlib.contextmanager
+    def _adaptor_code(self, task: _Task, closing: bool = False) -> t.Iterator[None]:
+        """Mark the block as adaptor code, which a cancel may interrupt."""
+        with task.lock:
+            if task.cancelled and not closing:
+                raise _Cancelled
+            task.in_adaptor = True
+        try:
+            yield
+        finally:
+            with task.lock:
+                task.in_adaptor = False
+                if task.interrupted and not task.on_main:
+                    # An interrupt not yet raised must not leak into owt's code.
+                    _raise_in_thread(task.thread_id, None)
+
+    # -- replies -------------------------------------------------------------
+
+    def _send(self, header: Header, payload: bytes = b"") -> None:
+        self.channel.send(header, payload)
+
+    def _send_error(self, task: _Task, digest: str, error: OwtError) -> None:
+        cls = type(error)
+        self._send(
+            {
+                "op": "error",
+                "id": task.id,
+                "status": error.status,
+                "kind": error.kind,
+                "error_class": f"{cls.__module__}.{cls.__qualname__}",
+                "message": error.message,
+                "details": plain(error.details),
+                "cancelled": task.cancelled,
+                "warm": self._is_warm(digest),
+            }
+        )
+
+    def _send_failure(self, task: _Task, header: Header, exc: BaseException) -> None:
+        from owt.errors import OwtError
+
+        error = OwtError(
+            f"the worker failed to run the call: {type(exc).__name__}: {exc}"
+        )
+        self._send_error(task, header.get("digest", ""), error)
+
+    def _is_warm(self, digest: str) -> bool:
+        # CodeCache keeps its LRU in ``_cache``; read-only membership test.
+        cache = getattr(self.executor.code_cache, "_cache", None)
+        return cache is not None and digest in cache
+
+    def _follow_server(self, server: t.Any) -> None:
+        # The front tells each call where it is served (its port may have
+        # been chosen after the workers started), for Server.sing().
+        if server:
+            self.server.address, self.server.port = server[0], int(server[1])
+
+
+def _seal_modules() -> None:
+    # As in the inline server: an adaptor can't rebind the names owt's own
+    # modules rely on (and so break later calls in this worker).
+    from owt.sealing import seal_server_modules
+
+    seal_server_modules(
+        ("owt.workers.worker", "owt.workers.protocol", "owt.workers.environ")
+    )
+
+
+def _arguments(header: Header) -> t.Any:
+    return header["arguments"]
+
+
+def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
+    """Raise ``exc_type`` in another thread at its next bytecode (``None`` clears)."""
+    value = ctypes.py_object(exc_type) if exc_type is not None else None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), value)
+
+
+def _exit_now() -> t.NoReturn:
+    # The front is gone or asked us to stop: nothing is waiting for results.
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when the thread that started it ends."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        _exit_now()
+
+
+def _configure_logging(verbose: int, index: int) -> None:
+    level = logging.DEBUG if verbose >= 2 else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)s worker {index} [%(process)d] %(message)s",
+        force=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: ``python -m owt.workers.worker FD PARENT_PID``."""
+    argv = sys.argv[1:] if argv is None else argv
+    fd, parent_pid = int(argv[0]), int(argv[1])
+    _die_with_parent(parent_pid)
+    channel = Channel(socket.socket(fileno=fd), trust_peer=True)
+    try:
+        config, _ = channel.recv()
+    except (ChannelClosed, ProtocolError):
+        _exit_now()
+    sys.path[:] = [p for p in config.get("sys_path", sys.path) if isinstance(p, str)]
+    _configure_logging(int(config["options"].get("verbose", 0)), int(config["index"]))
+    Worker(channel, config).serve()
+
+
+if __name__ == "__main__":
+    main()
