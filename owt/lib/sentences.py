@@ -45,8 +45,8 @@ def split_sentences(text: str) -> list[str]:
             continue
         if match.group(1) == "." and _is_abbreviation(clean[start : match.start()]):
             continue
-        if match.group(1) == "." and rest[:1].islower():
-            continue
+        if match.group(1)[-1] in ".…" and rest[:1].islower():
+            continue  # "p.m. on Friday", "Wait... what?"
         sentences.append(clean[start : match.end(2)].strip())
         start = match.end()
     tail = clean[start:].strip()
