@@ -42,7 +42,6 @@ def owt_serve_processes(ports: range) -> list[str]:
 def assert_nothing_left(server):
     inner = range(server.port + 1, server.port + 1 + INNER_LAYERS)
     assert owt_serve_processes(inner) == []
-    import os; os.system(f"ss -tanp | grep -E \":({server.port}|{server.port+1})\" >&2")
     assert [p for p in inner if not port_is_free(p)] == []
 
 
