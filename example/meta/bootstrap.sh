@@ -52,6 +52,8 @@ def run(payload_code_b64, payload_kwargs_b64, base_url="http://localhost"):
 
 def require_free(port):
     with socket.socket() as probe:
+        # As servers bind: TIME_WAIT leftovers of an earlier inner owt are fine.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((args.address, port))
         except OSError:

@@ -29,8 +29,13 @@ INNER_LAYERS = 5
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on 127.0.0.1:``port`` (and it can be bound)."""
+    """Whether nothing listens on 127.0.0.1:``port``, so a server can bind it.
+
+    With SO_REUSEADDR, as servers bind: connections of a stopped server that
+    linger in TIME_WAIT don't count, a listening socket does.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

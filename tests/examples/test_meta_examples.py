@@ -100,6 +100,7 @@ def test_bootstrap_py_sent_by_post(example_server):
 def test_a_taken_inner_port_is_reported_and_nothing_is_left(example_server):
     taken = example_server.port + 1
     blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", taken))
     blocker.listen()
     try:
