@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
 from tests.examples.test_tts_examples import printed_url
 from tests.owtserver import REPO
+from tests.owtserver import running_owt
 
 pytestmark = pytest.mark.browser
 
@@ -142,3 +144,40 @@ def test_a_bad_speaker_shows_owts_message(page, base_url):
     page.wait_for_selector("body[data-state=error]", timeout=30_000)
     assert "'no-such-voice' is not an espeak-ng voice" in page.inner_text("#status")
     assert page.evaluate("window.__owtEvents") == []
+
+
+@pytest.fixture(scope="module")
+def standin_bark_server():
+    # The STAND-IN bark package of tests/examples/standin_bark (see
+    # test_bark_adaptor.py): this server can import "bark".
+    env = {"PYTHONPATH": str(Path(__file__).parent / "standin_bark")}
+    with running_owt(env=env) as server:
+        yield server
+
+
+def test_the_app_picks_bark_where_it_imports_and_espeak_stays_selectable(
+    page, standin_bark_server
+):
+    base = f"http://localhost:{standin_bark_server.port}"
+    page.goto(printed_url("./example/bark/bark_construct_curl.sh", base))
+    page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+    assert page.input_value("#adaptor") == "bark"
+    assert "def load_bark" in page.input_value("#code")
+
+    page.fill("#text", "Tone one. Tone two!")
+    page.click("#speak")
+    page.wait_for_selector("body[data-state=done]", timeout=60_000)
+    assert page.locator("#chunks li").count() == 2
+    page.wait_for_function(
+        "document.getElementById('player').readyState >= 1", timeout=10_000
+    )
+    # The stand-in's tone: 10 ms per character of "Tone one." and "Tone two!".
+    duration = page.eval_on_selector("#player", "el => el.duration")
+    assert duration == pytest.approx(0.18, abs=0.01)
+
+    page.select_option("#adaptor", "espeak")
+    assert "def espeak_voice" in page.input_value("#code")
+    page.click("#speak")
+    page.wait_for_selector("body[data-state=done]", timeout=60_000)
+    assert page.locator("#chunks li").count() == 2
+    assert len(page.evaluate("window.__owtEvents")) == 6  # 2 + [DONE], twice
