@@ -72,7 +72,18 @@ def client_socket(environ: t.Mapping[str, t.Any]) -> socket.socket | None:
         sock = environ.get(key)
         if isinstance(sock, socket.socket):
             return sock
-    return None
+    # Others (cheroot) keep it behind the body's reader: rfile -> raw -> _sock.
+    found: t.Any = environ.get("wsgi.input")
+    for _ in range(6):
+        if found is None or isinstance(found, socket.socket):
+            break
+        found = next(
+            (getattr(found, a) for a in _READER_LINKS if hasattr(found, a)), None
+        )
+    return found if isinstance(found, socket.socket) else None
+
+
+_READER_LINKS = ("rfile", "raw", "_sock", "sock", "socket")
 
 
 def client_gone(sock: socket.socket | None) -> bool:

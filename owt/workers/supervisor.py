@@ -237,7 +237,9 @@ class ProcessExecutor:
             request_id = f"{public_id}.{next(self._ids)}"
             pending = Pending(request_id, public_id, digest, slot)
             slot.in_flight[request_id] = pending
-            slot.touch_warm(digest, digest in slot.warm)
+            # Sticky from now on: concurrent first calls of this code follow
+            # it here and wait for the one load instead of loading it again.
+            slot.touch_warm(digest, True)
             self._requests[request_id] = pending
             return pending
 

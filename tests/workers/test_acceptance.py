@@ -1,0 +1,94 @@
+"""The acceptance tests of the foundation, cache and summat issues, again,
+with ``--executor process``.
+
+The test functions are those of ``tests/test_server.py``,
+``tests/test_cache.py`` and ``tests/summat/test_summat_server.py``; imported
+here they get this folder's ``owt_server``/``server`` fixtures, a server
+whose adaptors run in two worker processes. A representative set: the echo
+examples, the code forms, response mapping, streaming, concurrency, errors
+that leave the server up, the cache (hits, keys, streams, pins, single
+flight) and summat pipes. Tests that start a server of their own, or that
+are about the inline executor itself, are left to their modules.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: F401
+from tests.summat.test_summat_server import test_a_block_error_names_its_step
+from tests.summat.test_summat_server import test_bare_pipe_expression
+from tests.summat.test_summat_server import test_cond
+from tests.summat.test_summat_server import test_fork
+from tests.summat.test_summat_server import test_header_and_content_type
+from tests.summat.test_summat_server import test_importing
+from tests.summat.test_summat_server import test_json_source
+from tests.summat.test_summat_server import (
+    test_kwargs_defaults_overridden_by_request_kwargs,
+)
+from tests.summat.test_summat_server import test_load_file_refuses_to_leave_its_root
+from tests.summat.test_summat_server import test_module_form_with_done
+from tests.summat.test_summat_server import test_path_driven_pipe
+from tests.summat.test_summat_server import test_query_source
+from tests.summat.test_summat_server import test_render_a_page
+from tests.summat.test_summat_server import test_sse_stream
+from tests.summat.test_summat_server import test_terse_chain_without_pipe
+from tests.summat.test_summat_server import (
+    test_tldr_example_script_returns_its_own_text_uppercased,
+)
+from tests.test_cache import test_a_pinned_stream_replays_as_a_stream
+from tests.test_cache import test_a_stream_that_raises_stores_nothing
+from tests.test_cache import test_a_stream_whose_client_leaves_stores_nothing
+from tests.test_cache import test_adaptor_errors_are_not_cached
+from tests.test_cache import (
+    test_cache_key_override_shares_one_entry_across_codes_and_paths,
+)
+from tests.test_cache import test_cache_kwargs_keys_on_the_arguments_in_any_order
+from tests.test_cache import test_errors_are_never_pinned
+from tests.test_cache import test_hit_replays_status_and_headers
+from tests.test_cache import test_non_2xx_responses_are_not_cached
+from tests.test_cache import test_pinned_favicon_answers_plain_gets
+from tests.test_cache import test_sse_stream_is_cached_and_replayed_as_the_same_stream
+from tests.test_cache import test_ten_concurrent_identical_misses_run_the_adaptor_once
+from tests.test_cache import test_two_codes_at_one_path_never_see_each_others_entries
+from tests.test_cache import test_use_cache_answers_repeats_with_the_first_response
+from tests.test_cache import test_waiters_see_the_error_of_a_failing_leader
+from tests.test_cache import test_without_use_cache_nothing_is_read_or_written
+from tests.test_server import test_32_requests_in_flight_at_once
+from tests.test_server import test_a_slow_adaptor_does_not_delay_quick_ones
+from tests.test_server import (
+    test_adaptor_exception_is_500_with_type_message_and_traceback,
+)
+from tests.test_server import test_bad_requests_are_400_and_named
+from tests.test_server import test_content_type_from_headers_wins
+from tests.test_server import test_each_code_has_its_own_namespace
+from tests.test_server import test_echo_by_form_body
+from tests.test_server import test_echo_py_by_get_query
+from tests.test_server import test_echo_py_by_post_json_names_the_server
+from tests.test_server import test_echo_script_by_post_json
+from tests.test_server import test_error_mid_sse_stream_ends_with_error_event
+from tests.test_server import test_every_other_path_reaches_adaptors
+from tests.test_server import test_exit_and_interrupt_from_adaptors_leave_the_server_up
+from tests.test_server import test_first_chunk_arrives_before_the_generator_ends
+from tests.test_server import test_first_positional_parameter_receives_the_request
+from tests.test_server import test_flask_request_is_usable_inside_a_stream
+from tests.test_server import test_flask_response_passes_through
+from tests.test_server import test_fn_name_never_reaches_owts_own_names
+from tests.test_server import test_fn_name_picks_another_function
+from tests.test_server import test_generator_failing_before_first_chunk_is_a_500
+from tests.test_server import test_head_and_options_never_run_code
+from tests.test_server import test_missing_function_is_400_naming_what_exists
+from tests.test_server import test_non_dict_kwargs_become_the_input
+from tests.test_server import test_none_is_an_empty_200
+from tests.test_server import test_plain_code_and_kwargs_in_json_body
+from tests.test_server import test_plain_generator_streams_text
+from tests.test_server import test_python_expression_kwargs_are_evaluated
+from tests.test_server import test_return_values_map_to_content_types
+from tests.test_server import test_simultaneous_first_requests_load_once
+from tests.test_server import test_single_expression_adaptor_becomes_run
+from tests.test_server import test_spec_client_free_curl_with_unencoded_kwargs
+from tests.test_server import test_spec_meta_example_starts_owt_inside_owt
+from tests.test_server import test_syntax_error_reports_line_and_column
+from tests.test_server import test_top_level_failure_is_500_and_not_kept
+from tests.test_server import test_top_level_imports_and_helpers_are_visible_in_run
+from tests.test_server import test_tuples_set_status_and_headers
+from tests.test_server import test_unsendable_result_is_a_structured_500
+from tests.test_server import test_warm_code_runs_top_level_once
