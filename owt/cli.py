@@ -127,6 +127,54 @@ def main() -> None:
     help="Leave adaptor tracebacks out of error responses (still logged).",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["inline", "process"]),
+    default="inline",
+    show_default=True,
+    envvar="OWT_EXECUTOR",
+    help="Where adaptors run: 'inline' in the server's threads (fastest), or "
+    "'process' in supervised worker processes (time limits, cancelling, crash "
+    "isolation).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar="OWT_WORKERS",
+    help="Worker processes for --executor process. Default: one per "
+    "--worker-env, else 1.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    envvar="OWT_TIMEOUT",
+    metavar="SECONDS",
+    help="With --executor process: longest an adaptor may work before its "
+    "result or next chunk; past it the client gets 504 and the call is "
+    "interrupted. A request's own 'timeout' field can only lower it.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    envvar="OWT_GRACE",
+    metavar="SECONDS",
+    help="With --executor process: how long an interrupted adaptor may take to "
+    "stop before its worker is killed and replaced.",
+)
+@click.option(
+    "--worker-env",
+    "worker_env",
+    multiple=True,
+    envvar="OWT_WORKER_ENV",
+    metavar="NAME=VALUE",
+    help="Environment of one worker, in order: the first for worker 0, the "
+    "next for worker 1... (e.g. CUDA_VISIBLE_DEVICES=0). Several variables "
+    "for one worker: 'A=1 B=2'.",
+)
+@click.option(
     "-v",
     "--verbose",
     count=True,
@@ -155,11 +203,40 @@ def serve_command(**kwargs: t.Any) -> None:
             parse_auth(kwargs["auth"])
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--auth") from None
+    kwargs["worker_env"] = tuple(kwargs["worker_env"])
+    kwargs["workers"] = kwargs["workers"] or 0
     options = ServeOptions(**kwargs)
+    _check_executor_options(options)
     # Keep ``args`` in step, so adaptors and the meta example see these.
     for name, value in vars(options).items():
         setattr(server.args, name, value)
     server.main(options)
+
+
+def _check_executor_options(options: ServeOptions) -> None:
+    """Refuse process-executor options that can't take effect."""
+    from owt.workers.config import pool_config
+
+    if options.executor != "process":
+        given = [
+            flag
+            for flag, value in (
+                ("--timeout", options.timeout),
+                ("--workers", options.workers),
+                ("--worker-env", options.worker_env),
+            )
+            if value
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} need --executor process: an adaptor running "
+                "inside the server can't be stopped or given its own environment."
+            )
+        return
+    try:
+        pool_config(options)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
 
 
 main.add_command(encode_command)

@@ -34,6 +34,12 @@ class ServeOptions:
     max_concurrency: int = 0
     header_timeout: float = 30.0
     hide_tracebacks: bool = False
+    # Process executor (owt.workers): where adaptors run, and their limits.
+    executor: str = "inline"
+    workers: int = 0
+    timeout: float | None = None
+    grace: float = 3.0
+    worker_env: tuple[str, ...] = ()
 
     def copy(self) -> ServeOptions:
         """An independent copy, so an adaptor can't change the server's own."""

@@ -34,7 +34,6 @@ from owt.errors import NotFound
 from owt.errors import OwtError
 from owt.errors import PayloadTooLarge
 from owt.execute import code_digest
-from owt.handler import InlineExecutor
 from owt.request import read_call
 from owt.response import error_response
 from owt.response import to_json
@@ -45,6 +44,9 @@ from owt.security import AccessPolicy
 from owt.security import is_loopback
 from owt.summat import *  # noqa: F403
 from owt.summat import __all__ as _summat_all
+from owt.workers.executor import Executor
+from owt.workers.executor import create_executor
+from owt.workers.routes import register_worker_routes
 
 __all__ = ["Server", "args", "create_app", "main", *_summat_all]
 
@@ -65,7 +67,7 @@ class OwtApp(Flask):
 
     owt_options: ServeOptions
     owt_policy: AccessPolicy
-    owt_executor: InlineExecutor
+    owt_executor: Executor
 
 
 def create_app(options: ServeOptions | None = None) -> OwtApp:
@@ -76,7 +78,7 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     app.owt_policy = AccessPolicy(
         options.auth, options.allow_origins, is_loopback(options.address)
     )
-    app.owt_executor = InlineExecutor(options)
+    app.owt_executor = create_executor(options)
     app.config["MAX_CONTENT_LENGTH"] = int(options.max_request_mb * 1024 * 1024)
     app.url_map.converters["everything"] = _EverythingConverter
     app.url_map.merge_slashes = False
@@ -132,6 +134,8 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
         log.exception("owt failed to handle a request")
         converted = OwtError(f"owt failed: {type(error).__name__}: {error}")
         return error_response(converted, g.get("request_id"), hide_tracebacks)
+
+    register_worker_routes(app, executor)
 
     @app.get("/_owt/health")
     def health() -> Response:
