@@ -78,7 +78,7 @@ def run_bash(
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def example_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwtProcess]:
     """``owt serve`` from the repo root, with ports free above it for meta."""
     port = free_port_run(INNER_LAYERS + 1)
@@ -87,7 +87,7 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[OwtPr
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(example_server: OwtProcess) -> str:
     """The server's URL as the README writes it (localhost, not 127.0.0.1)."""
     return f"http://localhost:{example_server.port}"
