@@ -86,6 +86,24 @@ def main() -> None:
     help="Largest adaptor source accepted (400 beyond).",
 )
 @click.option(
+    "--max-kwargs-depth",
+    default=64,
+    show_default=True,
+    type=int,
+    envvar="OWT_MAX_KWARGS_DEPTH",
+    help="Deepest nesting of lists and dicts accepted in the arguments (400 "
+    "beyond; 0: no limit).",
+)
+@click.option(
+    "--max-concurrency",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=0),
+    envvar="OWT_MAX_CONCURRENCY",
+    help="Most adaptors running at once; beyond it requests get 503 with "
+    "Retry-After instead of waiting. A stream counts until it ends. 0: no limit.",
+)
+@click.option(
     "--code-cache-size",
     default=256,
     show_default=True,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import dataclasses
 import json
 import typing as t
 
@@ -99,12 +100,17 @@ def encode_kwargs(kwargs: t.Any) -> str:
     return b64encode_text(json.dumps(kwargs, ensure_ascii=False))
 
 
-def decode_kwargs(kwargs_b64: str, field: str = "kwargs_b64") -> t.Any:
+def decode_kwargs(
+    kwargs_b64: str, field: str = "kwargs_b64", evaluate: bool = True
+) -> t.Any:
     """Decode ``kwargs_b64``: JSON when it parses, else a Python expression.
 
     The spec evaluates the text so that it may hold richer logic, such as
     ``{'n': 2 ** 10}``; JSON is tried first because it is the common case
     and cannot run anything.
+
+    ``evaluate=False`` leaves an expression that is not a literal unevaluated
+    (see :class:`KwargsExpression`).
 
     :raises CodecError: when the text is neither JSON nor a Python expression.
     """
@@ -112,17 +118,40 @@ def decode_kwargs(kwargs_b64: str, field: str = "kwargs_b64") -> t.Any:
     if stripped[:1] in ("{", "["):
         # Not base64 at all (braces aren't in either alphabet): the spec's
         # client-free curl example sends the dict as it is.
-        return parse_kwargs_text(stripped, field)
+        return parse_kwargs_text(stripped, field, evaluate)
     raw = b64decode_bytes(kwargs_b64, field)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CodecError(f"{field} decodes to bytes that are not UTF-8 text.") from None
-    return parse_kwargs_text(text, field)
+    return parse_kwargs_text(text, field, evaluate)
 
 
-def parse_kwargs_text(text: str, field: str = "kwargs") -> t.Any:
-    """Read argument text as JSON, falling back to a Python expression."""
+@dataclasses.dataclass(frozen=True)
+class KwargsExpression:
+    """Argument text that only evaluating Python can read, not yet evaluated.
+
+    With ``--executor process`` the server never runs code it is sent: such
+    arguments are evaluated by the worker that runs the adaptor.
+    """
+
+    text: str
+    field: str
+
+    def evaluate(self) -> t.Any:
+        """The value of the expression.
+
+        :raises CodecError: if evaluating it fails.
+        """
+        return parse_kwargs_text(self.text, self.field)
+
+
+def parse_kwargs_text(text: str, field: str = "kwargs", evaluate: bool = True) -> t.Any:
+    """Read argument text as JSON, falling back to a Python expression.
+
+    With ``evaluate=False`` only literals are read (``ast.literal_eval``);
+    any other expression comes back as a :class:`KwargsExpression`.
+    """
     text = text.strip()
     if not text:
         return {}
@@ -138,6 +167,11 @@ def parse_kwargs_text(text: str, field: str = "kwargs") -> t.Any:
             f"{field} is neither JSON nor a Python expression ({detail}): "
             f"{_preview(text)!r}"
         ) from None
+    if not evaluate:
+        try:
+            return ast.literal_eval(tree)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return KwargsExpression(text, field)
     try:
         return eval(compile(tree, f"<{field}>", "eval"), {"__builtins__": __builtins__})
     except RecursionError:

@@ -89,6 +89,7 @@ class Adaptor:
             fn_name in namespace
             and not fn_name.startswith("__")
             and self._seeds.get(fn_name, _MISSING) is not target
+            and not is_owt_internal(target)
         )
         if not own or not callable(target):
             defined = sorted(
@@ -98,6 +99,7 @@ class Adaptor:
                 and not name.startswith("_")
                 and self._seeds.get(name, _MISSING) is not value
                 and not isinstance(value, type | types.ModuleType)
+                and not is_owt_internal(value)
             )
             hint = (
                 f"It defines: {', '.join(defined)}."
@@ -112,6 +114,21 @@ class Adaptor:
 
 
 _MISSING = object()
+
+
+def is_owt_internal(value: t.Any) -> bool:
+    """Whether ``value`` is a function or class of owt's server itself.
+
+    ``from owt.server import *`` brings ``main`` and ``create_app`` into an
+    adaptor; ``fn_name=main`` must not start a second server. Ready-made
+    adaptors and blocks (``owt.lib``, ``owt.summat``) stay callable.
+    """
+    if not (inspect.isfunction(value) or inspect.isclass(value)):
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if module.startswith(("owt.lib", "owt.summat")):
+        return False
+    return module == "__main__" or module == "owt" or module.startswith("owt.")
 
 
 def _plan_for(function: cabc.Callable[..., t.Any]) -> CallPlan:

@@ -33,6 +33,7 @@ from owt.execute import adaptor_failure
 from owt.execute import call_entrypoint
 from owt.request import Call
 from owt.response import Body
+from owt.response import check_header
 from owt.response import encode_chunk
 from owt.response import is_event_stream
 from owt.response import map_body
@@ -101,6 +102,9 @@ def build_response(result: t.Any, watcher: StreamWatcher | None = None) -> Respo
     ``watcher`` sees the chunks and the end of a streamed result.
     """
     if isinstance(result, Response):
+        # Its headers go on the wire as they are: refuse what would break HTTP.
+        for name, header_value in result.headers.items():
+            check_header(name, header_value)
         return result
     value, status, header_items = split_result(result)
     if isinstance(value, Response):

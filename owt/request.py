@@ -92,14 +92,19 @@ def _check_not_cut(request: Request) -> None:
         request.stream.read(1)
 
 
-def read_call(request: Request, max_code_bytes: int) -> Call:
+def read_call(
+    request: Request, max_code_bytes: int, evaluate_kwargs: bool = True
+) -> Call:
     """Decode the request's fields into a :class:`Call`.
+
+    ``evaluate_kwargs=False`` leaves kwargs that only Python evaluation can
+    read as a :class:`owt.codec.KwargsExpression` (for a worker to evaluate).
 
     :raises BadRequest: naming the field that is missing or malformed.
     """
     fields = gather_fields(request)
     source = _read_source(fields, request, max_code_bytes)
-    arguments = _read_arguments(fields)
+    arguments = _read_arguments(fields, evaluate_kwargs)
     fn_name = fields.get("fn_name") or "run"
     if not isinstance(fn_name, str) or not fn_name.isidentifier():
         raise BadRequest(f"fn_name must be a Python identifier, not {fn_name!r}.")
@@ -167,7 +172,7 @@ def _missing_code_message(request: Request) -> str:
     return message
 
 
-def _read_arguments(fields: dict[str, t.Any]) -> t.Any:
+def _read_arguments(fields: dict[str, t.Any], evaluate: bool = True) -> t.Any:
     if "kwargs_b64" in fields and "kwargs" in fields:
         raise BadRequest("Send either kwargs_b64 or kwargs, not both.")
     if "kwargs_b64" in fields:
@@ -176,12 +181,12 @@ def _read_arguments(fields: dict[str, t.Any]) -> t.Any:
             raise BadRequest(
                 f"kwargs_b64 must be a string, not {type(value).__name__}."
             )
-        return codec.decode_kwargs(value)
+        return codec.decode_kwargs(value, evaluate=evaluate)
     if "kwargs" in fields:
         value = fields["kwargs"]
         if isinstance(value, str):
             # From a query string or a form: text to read like kwargs_b64's.
-            return codec.parse_kwargs_text(value, "kwargs")
+            return codec.parse_kwargs_text(value, "kwargs", evaluate)
         return value
     return {}
 

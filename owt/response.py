@@ -107,21 +107,61 @@ def _check_status(value: int) -> int:
 
 def _check_headers(value: t.Any) -> HeaderItems:
     items = value.items() if isinstance(value, cabc.Mapping | Headers) else value
-    checked: HeaderItems = []
-    for name, header_value in items:
-        name, header_value = str(name), str(header_value)
-        for part in (name, header_value):
-            if "\r" in part or "\n" in part or "\0" in part:
-                raise BadAdaptorResult(
-                    f"The adaptor returned header {name!r} containing a line break "
-                    "or NUL; header names and values must be single lines."
-                )
-        if not name or any(c in name for c in ' \t:()<>@,;\\"/[]?={}'):
+    return [check_header(name, header_value) for name, header_value in items]
+
+
+#: Headers about the connection, which the HTTP server alone may set
+#: (an adaptor's ``Transfer-Encoding: chunked`` would garble the framing).
+_HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+
+
+def check_header(name: t.Any, value: t.Any) -> tuple[str, str]:
+    """One header an adaptor returned, as text safe to put on the wire.
+
+    :raises BadAdaptorResult: for a line break or NUL anywhere (header
+        injection), a malformed name, a value HTTP can't carry (not
+        Latin-1), or a header about the connection itself.
+    """
+    name, value = str(name), str(value)
+    for part in (name, value):
+        if "\r" in part or "\n" in part or "\0" in part:
             raise BadAdaptorResult(
-                f"The adaptor returned an invalid header name {name!r}."
+                f"The adaptor returned header {name!r} containing a line break "
+                "or NUL; header names and values must be single lines."
             )
-        checked.append((name, header_value))
-    return checked
+    if not name or any(c in name for c in ' \t:()<>@,;\\"/[]?={}'):
+        raise BadAdaptorResult(f"The adaptor returned an invalid header name {name!r}.")
+    if not name.isascii() or not value.isascii() and not _is_latin_1(value):
+        raise BadAdaptorResult(
+            f"The adaptor returned header {name!r} with characters HTTP headers "
+            "can't carry; percent-encode the value (or send it in the body)."
+        )
+    if name.lower() in _HOP_BY_HOP:
+        raise BadAdaptorResult(
+            f"The adaptor returned header {name!r}, which only owt's HTTP server "
+            "may set: it describes the connection, not the response."
+        )
+    return name, value
+
+
+def _is_latin_1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def map_body(value: t.Any) -> Body:

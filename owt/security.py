@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import re
 import typing as t
 
 from owt.errors import Forbidden
@@ -67,10 +68,18 @@ def parse_auth(value: str) -> tuple[str, str]:
     return username, digest
 
 
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::\d{1,5})?"
+)
+
+
 def _host_name(host_header: str) -> str:
-    if host_header.startswith("["):
-        return host_header[1 : host_header.find("]")] if "]" in host_header else ""
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+    """The host of a ``Host`` header; "" unless it is exactly ``host[:port]``
+    (a list such as ``127.0.0.1:80, evil.example`` names no one host)."""
+    match = _HOST.fullmatch(host_header.strip())
+    if match is None:
+        return ""
+    return (match.group("ipv6") or match.group("name")).lower()
 
 
 class AccessPolicy:

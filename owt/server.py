@@ -88,6 +88,8 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     policy = app.owt_policy
     executor = app.owt_executor
     max_code_bytes = int(options.max_code_kb * 1024)
+    # In process mode kwargs that need evaluating are evaluated by a worker.
+    in_front = options.executor != "process"
     hide_tracebacks = options.hide_tracebacks
 
     @app.before_request
@@ -183,7 +185,7 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
                 return pinned
             return Response(status=204, headers={"Allow": _ALLOWED_METHODS})
         try:
-            call = read_call(request, max_code_bytes)
+            call = read_call(request, max_code_bytes, evaluate_kwargs=in_front)
         except MissingCode:
             # A request without code (a browser's /favicon.ico) gets the pin.
             pinned = answer_pinned(request)

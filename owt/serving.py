@@ -22,6 +22,9 @@ from werkzeug.serving import make_server
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
+from owt.watchdog import HeaderDeadlines
+
+_header_deadlines = HeaderDeadlines()
 
 #: The server this process runs, with the pid that started it, so that a
 #: forked child (the spec's meta example) can close the parent's socket.
@@ -37,7 +40,24 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _handler_with_timeout(seconds: float) -> type[WSGIRequestHandler]:
     class Handler(_QuietHandler):
+        # Each read may wait this long; _header_deadlines bounds the request
+        # line and headers as a whole, so a trickling client can't stall.
         timeout = seconds
+        _header_token = -1
+
+        def handle_one_request(self) -> None:
+            self._header_token = _header_deadlines.arm(self.connection, seconds)
+            try:
+                super().handle_one_request()
+            finally:
+                _header_deadlines.disarm(self._header_token)
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            if not _header_deadlines.disarm(self._header_token):
+                self.close_connection = True  # too slow: the socket is shut
+                return False
+            return parsed
 
     return Handler
 

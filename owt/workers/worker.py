@@ -104,6 +104,7 @@ class Worker:
         self.server = Server.install(options.copy())
         self.app = Flask("owt.workers.worker")
         self.executor = InlineExecutor(options)
+        self.max_kwargs_depth = options.max_kwargs_depth
         capture.install()
         _seal_modules()
         self._tasks: dict[str, _Task] = {}
@@ -246,7 +247,7 @@ class Worker:
             with self._adaptor_code(task):
                 call = Call(
                     source=header["source"],
-                    arguments=_arguments(header),
+                    arguments=_arguments(header, self.max_kwargs_depth),
                     fn_name=header["fn_name"],
                 )
                 # run_call, not respond: the response cache lives in the front.
@@ -408,8 +409,18 @@ def _seal_modules() -> None:
     )
 
 
-def _arguments(header: Header) -> t.Any:
-    return header["arguments"]
+def _arguments(header: Header, max_depth: int) -> t.Any:
+    """The call's arguments; an expression the front left alone is evaluated
+    here (it is caller code too), then held to ``--max-kwargs-depth``."""
+    from owt.codec import KwargsExpression
+
+    arguments = header["arguments"]
+    if isinstance(arguments, KwargsExpression):
+        from owt.limits import check_nesting
+
+        arguments = arguments.evaluate()
+        check_nesting(arguments, max_depth)
+    return arguments
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:

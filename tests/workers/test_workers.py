@@ -574,3 +574,38 @@ def test_many_concurrent_requests_across_workers_all_answer(two_workers):
             pool.map(lambda i: two_workers.post(code, {"i": i}).text, range(48))
         )
     assert results == [str(i) for i in range(48)]
+
+
+# -- arguments ---------------------------------------------------------------
+
+
+def test_kwargs_expressions_are_evaluated_in_a_worker_not_the_front(two_workers):
+    code = "def run(pid):\n    return str(pid)\n"
+    kwargs = "{'pid': __import__('os').getpid()}"
+    r = requests.post(
+        two_workers.url, json={"code": code, "kwargs": kwargs}, timeout=30
+    )
+    assert r.status_code == 200
+    assert int(r.text) in {w["pid"] for w in workers(two_workers)}
+
+
+def test_a_kwargs_expression_that_ends_its_process_ends_only_a_worker(two_workers):
+    code = "def run(**kwargs):\n    return 'unreachable'\n"
+    kwargs = f"{{'x': __import__('os')._exit(7), 'n': {uuid.uuid4().int}}}"
+    r = requests.post(
+        two_workers.url, json={"code": code, "kwargs": kwargs}, timeout=30
+    )
+    assert r.status_code == 502
+    assert "exited with code 7" in r.json()["message"]
+    assert two_workers.alive()
+    wait_for_workers(two_workers, 2)
+
+
+def test_kwargs_that_fail_to_evaluate_are_still_a_400(two_workers):
+    code = "def run(**kwargs):\n    return 'unreachable'\n"
+    r = requests.post(
+        two_workers.url, json={"code": code, "kwargs": "{'x': 1 / 0}"}, timeout=30
+    )
+    assert r.status_code == 400
+    assert r.json()["error"] == "bad_encoding"
+    assert "ZeroDivisionError" in r.json()["message"]
