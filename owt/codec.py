@@ -176,7 +176,9 @@ def parse_kwargs_text(text: str, field: str = "kwargs", evaluate: bool = True) -
         return eval(compile(tree, f"<{field}>", "eval"), {"__builtins__": __builtins__})
     except RecursionError:
         raise CodecError(f"{field} is nested too deeply to evaluate.") from None
-    except Exception as e:
+    except BaseException as e:
+        # SystemExit and KeyboardInterrupt too: an expression such as exit()
+        # must not take the request thread (or the server) down with it.
         raise CodecError(f"evaluating {field} raised {type(e).__name__}: {e}") from None
 
 

@@ -34,12 +34,15 @@ from owt.errors import NotFound
 from owt.errors import OwtError
 from owt.errors import PayloadTooLarge
 from owt.execute import code_digest
+from owt.limits import ConcurrencyLimit
+from owt.limits import check_nesting
 from owt.request import read_call
 from owt.response import error_response
 from owt.response import to_json
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.runtime import args
+from owt.sealing import seal_server_modules
 from owt.security import AccessPolicy
 from owt.security import is_loopback
 from owt.summat import *  # noqa: F403
@@ -58,7 +61,9 @@ _ALLOWED_METHODS = "GET, POST, HEAD, OPTIONS"
 class _EverythingConverter(PathConverter):
     """Matches any path, empty segments and leading slashes included."""
 
-    regex = ".*"
+    # Not ".*": a path may hold a (percent-encoded) line break, which "."
+    # doesn't match; every path must reach adaptors.
+    regex = r"[\s\S]*"
     part_isolating = False
 
 
@@ -90,6 +95,10 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     max_code_bytes = int(options.max_code_kb * 1024)
     # In process mode kwargs that need evaluating are evaluated by a worker.
     in_front = options.executor != "process"
+    max_kwargs_depth = options.max_kwargs_depth
+    # In process mode --max-concurrency bounds each worker (owt.workers).
+    in_process = options.executor == "process"
+    slots = ConcurrencyLimit(0 if in_process else options.max_concurrency)
     hide_tracebacks = options.hide_tracebacks
 
     @app.before_request
@@ -115,7 +124,11 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     @app.errorhandler(OwtError)
     def owt_error(error: OwtError) -> Response:
         if error.status >= 500:
-            log.error("%s: %s", error.kind, error.message)
+            # With --hide-tracebacks the log is the only place left for it.
+            trace = error.details.get("traceback") if hide_tracebacks else None
+            log.error(
+                "%s: %s%s", error.kind, error.message, f"\n{trace}" if trace else ""
+            )
         return error_response(error, g.get("request_id"), hide_tracebacks)
 
     @app.errorhandler(HTTPException)
@@ -192,11 +205,21 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
             if pinned is None:
                 raise
             return pinned
+        check_nesting(call.arguments, max_kwargs_depth)
         digest = code_digest(call.source)
         request.environ["owt.code_digest"] = digest
         if options.verbose >= 1:
             request.environ["owt.code"] = call.source
-        return executor.respond(call, digest)
+        # --max-concurrency: the slot is held until the response body closes,
+        # so a stream counts for as long as it runs.
+        release = slots.acquire()
+        try:
+            response = executor.respond(call, digest)
+        except BaseException:
+            release()
+            raise
+        response.call_on_close(release)
+        return response
 
     methods = ["GET", "POST", "HEAD", "OPTIONS"]
     app.add_url_rule(
@@ -246,7 +269,7 @@ class _AccessLog:
     ) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         digest = environ.get("owt.code_digest", "")[:8] or "-"
-        path = environ.get("PATH_INFO", "")
+        path = _printable(environ.get("PATH_INFO", ""))
         code = status[0].split(" ", 1)[0] if status else "-"
         log.info(
             "%s %s code=%s status=%s %.1fms id=%s",
@@ -259,6 +282,13 @@ class _AccessLog:
         )
         if self.verbose >= 1 and "owt.code" in environ:
             log.info("code %s:\n%s", digest, environ["owt.code"])
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a path can't forge log lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _LoggedBody:
@@ -301,7 +331,12 @@ def main(options: ServeOptions | None = None) -> None:
     configure_logging(options.verbose)
     capture.install()
     Server.install(options)
-    serve(create_app(options), options)
+    app = create_app(options)
+    # Adaptors run in this process: from here on, rebinding a name of owt's
+    # server modules (import owt.server; owt.server.x = None) is refused
+    # instead of breaking every later request (see owt.sealing).
+    seal_server_modules()
+    serve(app, options)
 
 
 if __name__ == "__main__":

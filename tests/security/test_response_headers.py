@@ -16,7 +16,10 @@ def raw_get(port: int, code: str) -> bytes:
     """The response exactly as it came off the wire."""
     query = "code_b64=" + urllib.parse.quote(b64(code), safe="")
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(f"GET /?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
