@@ -7,6 +7,7 @@
 import shlex
 
 from owt.lib.shell import bash
+from owt.server import Server
 
 
 def run(payload_code_b64, payload_kwargs_b64, base_url="http://localhost"):
@@ -15,7 +16,7 @@ def run(payload_code_b64, payload_kwargs_b64, base_url="http://localhost"):
             "source ./example/meta/bootstrap.sh &&",
             "CMD=$(owtInOwt",
             shlex.quote(base_url),
-            str(args.port),
+            str(Server.sing().port),
             shlex.quote(payload_code_b64),
             shlex.quote(payload_kwargs_b64) + ") &&",
             'bash -c "$CMD"',

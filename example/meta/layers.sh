@@ -28,6 +28,7 @@ for LAYER in $(seq 1 "$N_LAYERS"); do
     KWARGS_B64="$(wrap "$META_B64" "$KWARGS_B64")"
   done
   echo "layer $LAYER: $NAME"
-  echo "Result: $(curl -sS -G --data-urlencode "code_b64=$META_B64" \
+  RESULT="$(curl -sS --fail-with-body -G --data-urlencode "code_b64=$META_B64" \
     --data-urlencode "kwargs_b64=$KWARGS_B64" "http://localhost:$PORT")"
+  echo "Result: $RESULT"
 done

@@ -122,3 +122,9 @@ def test_layers_sh_with_no_layers_prints_nothing(example_server, layers):
     done = run_bash(f"./example/meta/layers.sh {layers} {example_server.port}")
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+def test_layers_sh_stops_at_the_first_failure():
+    done = run_bash("./example/meta/layers.sh 2 9")  # nothing listens on port 9
+    assert done.returncode != 0
+    assert done.stdout == "layer 1: owt-inside-owt\n"
