@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
-for pkg in chromium espeak-ng wrk curl; do
+for pkg in chromium espeak-ng wrk curl jq; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # Node 20 comes with this kind of machine (NodeSource); Debian's own is older.
