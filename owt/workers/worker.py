@@ -115,6 +115,11 @@ class Worker:
             queue.SimpleQueue()
         )
         self._main_ident = threading.get_ident()
+        #: Helper threads, kept for reuse: starting a thread per call costs.
+        self._helper_queue: queue.SimpleQueue[tuple[_Task, Header, bytes]] = (
+            queue.SimpleQueue()
+        )
+        self._idle_helpers = 0
 
     # -- the main thread -------------------------------------------------
 
@@ -173,14 +178,17 @@ class Worker:
         with self._lock:
             task.on_main = self._main_idle
             self._main_idle = False
+            reuse = not task.on_main and self._idle_helpers > 0
+            if reuse:
+                self._idle_helpers -= 1
         if task.on_main:
             task.thread_id = self._main_ident
             self._main_queue.put((task, header, body))
-        else:
-            thread = threading.Thread(
-                target=self._run_on_helper, args=(task, header, body), daemon=True
-            )
-            thread.start()
+            return
+        self._helper_queue.put((task, header, body))
+        if not reuse:
+            helper = threading.Thread(target=self._helper_loop, daemon=True)
+            helper.start()
 
     def cancel(self, request_id: str) -> None:
         """Stop a call: interrupt its adaptor code, or end its stream."""
@@ -211,10 +219,17 @@ class Worker:
 
     # -- running one call --------------------------------------------------
 
-    def _run_on_helper(self, task: _Task, header: Header, body: bytes) -> None:
+    def _helper_loop(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        task.thread_id = threading.get_ident()
-        self._run(task, header, body)
+        ident = threading.get_ident()
+        while True:
+            task, header, body = self._helper_queue.get()
+            task.thread_id = ident
+            try:
+                self._run(task, header, body)
+            finally:
+                with self._lock:
+                    self._idle_helpers += 1
 
     def _run(self, task: _Task, header: Header, body: bytes) -> None:
         from flask import g
