@@ -107,6 +107,8 @@ class Worker:
         self.max_kwargs_depth = options.max_kwargs_depth
         capture.install()
         _seal_modules()
+        self._running: dict[int, _Task] = {}
+        log.addFilter(self._quiet_cancelled)
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
         self._main_idle = True
@@ -236,6 +238,7 @@ class Worker:
 
         from owt.workers.environ import rebuild_environ
 
+        self._running[threading.get_ident()] = task
         try:
             self._follow_server(header.get("server"))
             environ = rebuild_environ(header["environ"], body)
@@ -250,6 +253,13 @@ class Worker:
                 self._send_failure(task, header, e)
         finally:
             self._tasks.pop(task.id, None)
+            self._running.pop(threading.get_ident(), None)
+
+    def _quiet_cancelled(self, record: logging.LogRecord) -> bool:
+        # A call owt interrupted ends its stream with KeyboardInterrupt: that
+        # is the cancel working, not the adaptor failing.
+        task = self._running.get(threading.get_ident())
+        return not (task is not None and task.cancelled and record.levelno >= 40)
 
     def _respond(self, task: _Task, header: Header) -> None:
         from owt.errors import OwtError
@@ -335,6 +345,7 @@ class Worker:
                         "worker %d: closing stream %s: %r", self.index, task.id, e
                     )
             if task.cancelled:
+                log.info("worker %d: stream %s stopped", self.index, task.id)
                 outcome = "closed"
             elif failed:
                 outcome = "failed"

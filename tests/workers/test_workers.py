@@ -609,3 +609,26 @@ def test_kwargs_that_fail_to_evaluate_are_still_a_400(two_workers):
     assert r.status_code == 400
     assert r.json()["error"] == "bad_encoding"
     assert "ZeroDivisionError" in r.json()["message"]
+
+
+# -- options -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--worker-env", "NOEQUALS"), "NAME=VALUE"),
+        (("--workers", "1", "--worker-env", "A=1", "--worker-env", "A=2"), "one per"),
+        (("--workers", "0"), "--workers"),
+    ],
+    ids=["not-name-value", "more-envs-than-workers", "zero-workers"],
+)
+def test_bad_process_options_are_refused(args, needle):
+    result = subprocess.run(
+        [sys.executable, "-m", "owt", "serve", *PROCESS, *args, "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert needle in result.stderr
