@@ -321,6 +321,8 @@ class WorkerSlot:
         code = proc.wait()
         with self.pool.cond:
             reason = self._kill_reason
+            # No call may be routed here from now on: it has no channel.
+            self.state = STOPPED if self.pool.closing else RESTARTING
             self.proc = None
             self.channel = None
             self.pid = None

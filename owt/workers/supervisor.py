@@ -170,6 +170,7 @@ class ProcessExecutor:
                 watcher.start()
             sse = _is_event_stream(header["headers"])
             chunks = self._relay(pending, timeout, client, sse, watcher)
+            next(chunks)  # started, so closing it unread still stops the call
             return Response(chunks, status=header["status"], headers=header["headers"])
         raise self._failure(pending, op, header, timeout)
 
@@ -200,7 +201,8 @@ class ProcessExecutor:
         pending = self._reserve(digest, public_id)
         header["id"] = pending.id
         try:
-            assert pending.channel is not None
+            if pending.channel is None:
+                raise ChannelClosed("no channel")
             pending.channel.send(header, body)
         except ChannelClosed:
             pass  # the worker just died: its death fails this call too
@@ -320,6 +322,7 @@ class ProcessExecutor:
         outcome: StreamEnd = "closed"
         read_chunks = read_bytes = 0
         try:
+            yield b""
             while True:
                 try:
                     op, header, payload = pending.events.get_nowait()
