@@ -42,9 +42,11 @@ def gather_fields(request: Request) -> dict[str, t.Any]:
     :raises BadRequest: for an unreadable body or a conflicting field.
     """
     found: dict[str, t.Any] = {}
-    for name in codec.PROTOCOL_FIELDS:
-        if name in request.args:
-            found[name] = request.args[name]
+    query = request.args  # read once: each access may go through a proxy
+    if query:
+        for name in codec.PROTOCOL_FIELDS:
+            if name in query:
+                found[name] = query[name]
     if request.method != "POST":
         return found
     body = _body_fields(request)
