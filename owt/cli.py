@@ -131,6 +131,16 @@ def main() -> None:
     "Pins never expire.",
 )
 @click.option(
+    "--gunicorn-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar="OWT_GUNICORN_WORKERS",
+    metavar="N",
+    help="Serve with gunicorn: N worker processes (gthread), for deployments. "
+    "Each worker keeps its own warm code and response cache. Needs "
+    "'pip install owt[gunicorn]'.",
+)
+@click.option(
     "--header-timeout",
     default=30.0,
     show_default=True,
@@ -223,12 +233,26 @@ def serve_command(**kwargs: t.Any) -> None:
             raise click.BadParameter(str(e), param_hint="--auth") from None
     kwargs["worker_env"] = tuple(kwargs["worker_env"])
     kwargs["workers"] = kwargs["workers"] or 0
+    gunicorn_workers = kwargs.pop("gunicorn_workers")
     options = ServeOptions(**kwargs)
     _check_executor_options(options)
     # Keep ``args`` in step, so adaptors and the meta example see these.
     for name, value in vars(options).items():
         setattr(server.args, name, value)
-    server.main(options)
+    if gunicorn_workers:
+        _serve_with_gunicorn(options, gunicorn_workers)
+    else:
+        server.main(options)
+
+
+def _serve_with_gunicorn(options: ServeOptions, workers: int) -> None:
+    try:
+        from owt.gunicorn_serving import serve_with_gunicorn
+    except ImportError:
+        raise click.UsageError(
+            "--gunicorn-workers needs gunicorn: pip install 'owt[gunicorn]'."
+        ) from None
+    serve_with_gunicorn(options, workers)
 
 
 def _check_executor_options(options: ServeOptions) -> None:
