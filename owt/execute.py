@@ -322,7 +322,11 @@ class CodeCache:
         return len(self._cache)
 
     def get(self, source: str, digest: str, options_copy: t.Any) -> Adaptor:
-        """The warm adaptor for ``source``, loading it on first use."""
+        """The warm adaptor for ``source``, loading it on first use.
+
+        ``options_copy`` is what the adaptor sees as ``args``, or a function
+        that makes it: called only on a load, so a warm call copies nothing.
+        """
         with self._lock:
             adaptor = self._cache.get(digest)
             if adaptor is not None:
@@ -334,6 +338,8 @@ class CodeCache:
             if adaptor is not None:
                 return adaptor
             try:
+                if callable(options_copy):
+                    options_copy = options_copy()
                 adaptor = load_adaptor(source, digest, options_copy)
                 with self._lock:
                     self._cache[digest] = adaptor

@@ -76,7 +76,7 @@ class InlineExecutor:
         """
         with capture.capturing() as captured:
             try:
-                adaptor = self.code_cache.get(call.source, digest, self.options.copy())
+                adaptor = self.code_cache.get(call.source, digest, self.options.copy)
                 plan = adaptor.plan(call.fn_name)
                 result = call_entrypoint(plan, call.arguments, flask_request)
                 return build_response(result, watcher)
