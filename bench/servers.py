@@ -7,7 +7,8 @@ Flask route and owt's echo adaptor on that server, alternately, ``--rounds``
 times, by GET and by POST JSON, with ``wrk``; and it checks what owt's
 default must do: stream server-sent events one by one, serve 40 requests in
 flight at once, drop a client that never finishes its request headers, and
-listen on ``::1``. It prints one table; requests/s are medians over rounds.
+listen on ``::1``, and refuse a body over the size limit with owt's own 413
+before reading it. It prints one table; requests/s are medians over rounds.
 """
 
 from __future__ import annotations
@@ -108,6 +109,22 @@ def drops_silent_client(host: str, port: int, timeout: float) -> bool:
         return time.perf_counter() - started < timeout * 3
 
 
+def refuses_big_body_unread(host: str, port: int) -> bool:
+    """A body announced over the 32 MB limit gets owt's JSON 413 before it is
+    sent (a server that buffers bodies first would wait for all of it)."""
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: 67108864\r\n\r\n" + b" " * 1024
+        )
+        try:
+            answer = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return False
+    return answer.startswith(b"HTTP/1.1 413") and b'"error"' in answer
+
+
 def check_behaviour(server: str) -> dict[str, bool]:
     """The functional requirements for owt's default server."""
     timeout = 2.0
@@ -117,6 +134,7 @@ def check_behaviour(server: str) -> dict[str, bool]:
         result["streams"] = streams_one_by_one(proc.url)
         result["40 in flight"] = serves_in_parallel(proc.url)
         result["header timeout"] = drops_silent_client("127.0.0.1", proc.port, timeout)
+        result["413 unread"] = refuses_big_body_unread("127.0.0.1", proc.port)
     argv = [*candidate_argv("owt", server), "--address", "::1"]
     try:
         with running(argv, "/_owt/health", host="::1", start_seconds=15) as proc:
