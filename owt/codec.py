@@ -19,8 +19,11 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import builtins
 import dataclasses
+import functools
 import json
+import types
 import typing as t
 
 from owt.errors import BadRequest
@@ -159,27 +162,35 @@ def parse_kwargs_text(text: str, field: str = "kwargs", evaluate: bool = True) -
         return json.loads(text)
     except (ValueError, RecursionError):
         pass
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
-        detail = getattr(e, "msg", None) or type(e).__name__
-        raise CodecError(
-            f"{field} is neither JSON nor a Python expression ({detail}): "
-            f"{_preview(text)!r}"
-        ) from None
+    tree, code = _compile_expression(text, field)
     if not evaluate:
         try:
             return ast.literal_eval(tree)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return KwargsExpression(text, field)
     try:
-        return eval(compile(tree, f"<{field}>", "eval"), {"__builtins__": __builtins__})
+        return eval(code, {"__builtins__": builtins})
     except RecursionError:
         raise CodecError(f"{field} is nested too deeply to evaluate.") from None
     except BaseException as e:
         # SystemExit and KeyboardInterrupt too: an expression such as exit()
         # must not take the request thread (or the server) down with it.
         raise CodecError(f"evaluating {field} raised {type(e).__name__}: {e}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_expression(text: str, field: str) -> tuple[ast.Expression, types.CodeType]:
+    """Parse and compile argument text once; callers evaluate it afresh each
+    time, so every request still gets its own objects."""
+    try:
+        tree = ast.parse(text, mode="eval")
+        return tree, compile(tree, f"<{field}>", "eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        detail = getattr(e, "msg", None) or type(e).__name__
+        raise CodecError(
+            f"{field} is neither JSON nor a Python expression ({detail}): "
+            f"{_preview(text)!r}"
+        ) from None
 
 
 def parse_bool(value: t.Any, field: str) -> bool:

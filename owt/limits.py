@@ -67,6 +67,9 @@ class ConcurrencyLimit:
         return release
 
 
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
 def nesting_depth(value: t.Any, stop_at: int) -> int:
     """How deeply ``value`` nests dicts, lists, tuples and sets.
 
@@ -102,6 +105,10 @@ def check_nesting(arguments: t.Any, max_depth: int) -> None:
     """
     if max_depth <= 0:
         return
+    if isinstance(arguments, dict) and not any(
+        isinstance(value, _CONTAINERS) for value in arguments.values()
+    ):
+        return  # flat keyword arguments, the common case
     # The top-level dict of keyword arguments doesn't count as nesting.
     depth = nesting_depth(arguments, max_depth + 1)
     if isinstance(arguments, dict):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -73,6 +74,13 @@ _HOST = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def host_is_loopback(host_header: str) -> bool:
+    """Whether a ``Host`` header names a loopback host (memoised: it is
+    checked on every request and clients send the same few values)."""
+    return is_loopback(_host_name(host_header))
+
+
 def _host_name(host_header: str) -> str:
     """The host of a ``Host`` header; "" unless it is exactly ``host[:port]``
     (a list such as ``127.0.0.1:80, evil.example`` names no one host)."""
@@ -123,7 +131,7 @@ class AccessPolicy:
         :raises Unauthorized: missing or wrong credentials.
         """
         host = request.headers.get("Host", "")
-        if self.check_host and host and not is_loopback(_host_name(host)):
+        if self.check_host and host and not host_is_loopback(host):
             raise Forbidden(
                 f"Host {host!r} is not a loopback name; owt bound to loopback only "
                 "answers localhost, 127.0.0.1 and [::1] (DNS rebinding guard)."
