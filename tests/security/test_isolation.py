@@ -1,5 +1,5 @@
 """What one adaptor can and cannot do to the server and to other adaptors
-(issue 7, "State isolation"; documented in docs/readme/security.org)."""
+(issue 7, "State isolation"; documented in README.org, "Security model")."""
 
 from __future__ import annotations
 
