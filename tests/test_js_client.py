@@ -21,6 +21,8 @@ import requests
 
 from owt.client import build_fields
 from owt.client import build_url
+from tests.browser import CHROMIUM
+from tests.browser import chromium_args
 from tests.owtserver import REPO
 from tests.owtserver import running_owt
 
@@ -149,11 +151,11 @@ async ({ moduleUrl, base, code, marker, text }) => {
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    with playwright_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         launched = p.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox"]
+            executable_path=CHROMIUM, headless=True, args=chromium_args()
         )
         try:
             yield launched

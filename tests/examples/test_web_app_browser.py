@@ -16,24 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM
+from tests.browser import chromium_args
 from tests.examples.test_tts_examples import printed_url
 from tests.owtserver import REPO
 from tests.owtserver import running_owt
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM_ARGS = chromium_args("--autoplay-policy=no-user-gesture-required")
 ARTIFACTS = REPO / "test-artifacts"
 
 # Counts what arrives over every EventSource the page opens, before the

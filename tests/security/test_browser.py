@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM
+from tests.browser import chromium_args
 from tests.owtserver import b64
 from tests.owtserver import free_port
 from tests.owtserver import running_owt
@@ -29,19 +31,10 @@ from tests.security.conftest import markers
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+CHROMIUM_ARGS = chromium_args(
     # A DNS-rebinding attacker's name that resolves to this machine.
     "--host-resolver-rules=MAP attacker.example 127.0.0.1",
-]
+)
 
 #: Every way the page tries to reach owt; each uses its own marker name.
 ATTEMPTS = [
