@@ -118,7 +118,7 @@ def collect_kwargs(assignments: tuple[str, ...], kwargs_expr: str | None) -> str
 
     A positional argument that starts with ``{`` is read as ``--kwargs``,
     so ``owt encode adaptor.py "{'prompt': 'hi'}"`` works as the spec's
-    TODO imagines.
+    to-do list imagines it.
     """
     pairs: list[str] = []
     for item in assignments:
