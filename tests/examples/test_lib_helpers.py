@@ -99,6 +99,7 @@ def test_pcm16_clips_and_zeroes_nan():
 
 def test_pcm16_takes_numpy_arrays_like_lists():
     import numpy as np
+
     values = [0.0, 0.25, -0.5, 1.5, float("nan")]
     assert audio.pcm16(np.array(values, dtype=np.float32)) == audio.pcm16(values)
 
