@@ -141,19 +141,49 @@ class _GrowingPool(threadpool.ThreadPool):
     accepting thread, and each request, free of the cost.
     """
 
+    _stopping: threading.Event
+    _watcher: threading.Thread | None = None
+
     def start(self) -> None:
+        self._stopping = threading.Event()
         super().start()
-        watcher = threading.Thread(
+        self._watcher = threading.Thread(
             target=self._grow_while_needed, name="owt-pool-grower", daemon=True
         )
-        watcher.start()
+        self._watcher.start()
 
     def _grow_while_needed(self) -> None:
-        while self.server.ready:
-            time.sleep(GROW_CHECK_SECONDS)
+        while self.server.ready and not self._stopping.wait(GROW_CHECK_SECONDS):
             threads = len(self._threads)  # type: ignore[attr-defined]
             if self.qsize and self.idle == 0 and threads < self.max:
                 self.grow(GROW_STEP)
+
+    def _spawn_worker(self) -> threadpool.WorkerThread:
+        worker = threadpool.WorkerThread(self.server)  # type: ignore[no-untyped-call]
+        worker.name = f"CP Server {worker.name!s}"
+        # A worker stuck in an adaptor must never keep owt from exiting.
+        worker.daemon = True
+        worker.start()
+        return worker
+
+    def stop(self, timeout: float | None = SHUTDOWN_SECONDS) -> None:
+        """Ask every worker to finish, waiting at most ``timeout`` in all.
+
+        cheroot's own ``stop`` can wait forever on a worker that never got
+        its shutdown request (seen when stopping under heavy CPU load); this
+        one stops growing first, asks every live worker, and never blocks
+        past the deadline (workers are daemon threads).
+        """
+        if getattr(self, "_stopping", None) is not None:
+            self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+        deadline = time.monotonic() + (timeout or 0)
+        workers = list(self._clear_threads())  # type: ignore[attr-defined]
+        for _ in range(len(workers) + 1):
+            self._queue.put(threadpool._SHUTDOWNREQUEST)  # type: ignore[attr-defined]
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def build_server(app: t.Any, options: ServeOptions) -> wsgi.Server:
