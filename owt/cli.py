@@ -96,7 +96,7 @@ def main() -> None:
 )
 @click.option(
     "--max-concurrency",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(min=0),
     envvar="OWT_MAX_CONCURRENCY",

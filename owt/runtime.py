@@ -31,7 +31,7 @@ class ServeOptions:
     code_cache_size: int = 256
     cache_mb: float = 512.0
     cache_ttl: float | None = None
-    max_concurrency: int = 64
+    max_concurrency: int = 256
     header_timeout: float = 30.0
     hide_tracebacks: bool = False
     # Process executor (owt.workers): where adaptors run, and their limits.
