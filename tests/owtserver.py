@@ -60,29 +60,22 @@ class OwtProcess:
 
     def post(self, code: str, kwargs: t.Any = None, path: str = "/", **kw: t.Any):
         """POST JSON with ``code`` and ``kwargs`` (plus extra fields)."""
-        timeout = kw.pop("timeout", 30)
-        headers = kw.pop("headers", None)
-        stream = kw.pop("stream", False)
-        return requests.post(
-            self.url + path,
-            json=fields(code, kwargs, **kw),
-            timeout=timeout,
-            headers=headers,
-            stream=stream,
-        )
+        return self._send("POST", "json", code, kwargs, path, kw)
 
     def get(self, code: str, kwargs: t.Any = None, path: str = "/", **kw: t.Any):
         """GET with ``code`` and ``kwargs`` in the query string."""
-        timeout = kw.pop("timeout", 30)
-        headers = kw.pop("headers", None)
-        stream = kw.pop("stream", False)
-        return requests.get(
-            self.url + path,
-            params=fields(code, kwargs, **kw),
-            timeout=timeout,
-            headers=headers,
-            stream=stream,
-        )
+        return self._send("GET", "params", code, kwargs, path, kw)
+
+    def _send(self, method, where, code, kwargs, path, kw):
+        """Send the protocol fields; ``timeout``, ``headers`` and ``stream``
+        in ``kw`` go to requests, everything else is a field."""
+        options = {
+            "timeout": kw.pop("timeout", 30),
+            "headers": kw.pop("headers", None),
+            "stream": kw.pop("stream", False),
+        }
+        payload = {where: fields(code, kwargs, **kw)}
+        return requests.request(method, self.url + path, **payload, **options)
 
     def output(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""

@@ -17,22 +17,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from owt.codec import PROTOCOL_FIELDS
 from owt.runtime import ServeOptions
 from owt.server import create_app
 from tests.security.conftest import ADAPTOR_KINDS
 
-FIELDS = (
-    "code_b64",
-    "code",
-    "kwargs_b64",
-    "kwargs",
-    "fn_name",
-    "use_cache",
-    "cache_kwargs",
-    "cache_key_override",
-    "pin",
-    "timeout",
-)
+FIELDS = PROTOCOL_FIELDS
 
 ECHO = "def run(*args, **kwargs):\n    return {'args': len(args), 'kwargs': sorted(kwargs)}\n"
 ADAPTORS = [
