@@ -78,9 +78,15 @@ json_field_maps = st.dictionaries(
     json_values | text_values,
     max_size=6,
 )
-paths = st.lists(
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8), max_size=4
-).map(lambda parts: "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts))
+# Werkzeug's test client reads a leading "//" as a host name, so such paths
+# are left to the tests over real HTTP (tests/security/test_access_rules.py).
+paths = (
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=8), max_size=4
+    )
+    .map(lambda parts: "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts))
+    .filter(lambda path: not path.startswith("//"))
+)
 
 
 @pytest.fixture(scope="module")
