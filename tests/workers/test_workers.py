@@ -228,9 +228,9 @@ def test_disconnecting_stream_client_stops_the_generator(two_workers, tmp_path):
     wait_for(lambda: all(not w["in_flight"] for w in workers(two_workers)), 5)
 
 
-def test_client_that_gives_up_on_a_slow_call_cancels_it(two_workers, tmp_path):
-    marker = tmp_path / "stopped"
-    code = nonce(
+def sleeps_until_interrupted(marker) -> str:
+    """An adaptor that sleeps and, once interrupted, writes ``marker``."""
+    return nonce(
         f"""
         import time
         def run():
@@ -241,6 +241,11 @@ def test_client_that_gives_up_on_a_slow_call_cancels_it(two_workers, tmp_path):
                 raise
         """
     )
+
+
+def test_client_that_gives_up_on_a_slow_call_cancels_it(two_workers, tmp_path):
+    marker = tmp_path / "stopped"
+    code = sleeps_until_interrupted(marker)
     with pytest.raises(requests.ReadTimeout):
         two_workers.post(code, timeout=1)
     wait_for(marker.exists, 5)
@@ -249,17 +254,7 @@ def test_client_that_gives_up_on_a_slow_call_cancels_it(two_workers, tmp_path):
 
 def test_delete_cancels_a_running_request(two_workers, tmp_path):
     marker = tmp_path / "cancelled"
-    code = nonce(
-        f"""
-        import time
-        def run():
-            try:
-                time.sleep(600)
-            except KeyboardInterrupt:
-                open({str(marker)!r}, "w").write("interrupted")
-                raise
-        """
-    )
+    code = sleeps_until_interrupted(marker)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         future = pool.submit(two_workers.post, code, timeout=30)
         running = wait_for(
