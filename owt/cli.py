@@ -14,6 +14,7 @@ import owt
 from owt.cli_tools import call_command
 from owt.cli_tools import encode_command
 from owt.cli_tools import hash_password_command
+from owt.errors import PortUnavailable
 from owt.runtime import DEFAULT_ADDRESS
 from owt.runtime import DEFAULT_PORT
 from owt.runtime import ServeOptions
@@ -131,22 +132,23 @@ def main() -> None:
     "Pins never expire.",
 )
 @click.option(
-    "--gunicorn-workers",
+    "--processes",
     type=click.IntRange(min=1),
-    default=None,
-    envvar="OWT_GUNICORN_WORKERS",
+    default=1,
+    show_default=True,
+    envvar="OWT_PROCESSES",
     metavar="N",
-    help="Serve with gunicorn: N worker processes (gthread), for deployments. "
-    "Each worker keeps its own warm code and response cache. Needs "
-    "'pip install owt[gunicorn]'.",
+    help="HTTP worker processes serving requests, for deployments with many "
+    "cores. Each keeps its own warm code and response cache.",
 )
 @click.option(
     "--header-timeout",
-    default=30.0,
+    default=10.0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     envvar="OWT_HEADER_TIMEOUT",
-    help="Seconds a connection may stay silent before it is closed.",
+    help="Seconds a client has to send a request's line and headers, from "
+    "connecting or from its previous response; then the connection is closed.",
 )
 @click.option(
     "--hide-tracebacks",
@@ -233,26 +235,15 @@ def serve_command(**kwargs: t.Any) -> None:
             raise click.BadParameter(str(e), param_hint="--auth") from None
     kwargs["worker_env"] = tuple(kwargs["worker_env"])
     kwargs["workers"] = kwargs["workers"] or 0
-    gunicorn_workers = kwargs.pop("gunicorn_workers")
     options = ServeOptions(**kwargs)
     _check_executor_options(options)
     # Keep ``args`` in step, so adaptors and the meta example see these.
     for name, value in vars(options).items():
         setattr(server.args, name, value)
-    if gunicorn_workers:
-        _serve_with_gunicorn(options, gunicorn_workers)
-    else:
-        server.main(options)
-
-
-def _serve_with_gunicorn(options: ServeOptions, workers: int) -> None:
     try:
-        from owt.gunicorn_serving import serve_with_gunicorn
-    except ImportError:
-        raise click.UsageError(
-            "--gunicorn-workers needs gunicorn: pip install 'owt[gunicorn]'."
-        ) from None
-    serve_with_gunicorn(options, workers)
+        server.main(options)
+    except PortUnavailable as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _check_executor_options(options: ServeOptions) -> None:

@@ -115,3 +115,7 @@ class WorkerDied(OwtError):
 
     status = 502
     kind = "worker_died"
+
+
+class PortUnavailable(OSError):
+    """The address and port ``owt serve`` was asked to listen on can't be had."""

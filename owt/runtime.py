@@ -32,7 +32,8 @@ class ServeOptions:
     cache_mb: float = 512.0
     cache_ttl: float | None = None
     max_concurrency: int = 256
-    header_timeout: float = 30.0
+    header_timeout: float = 10.0
+    processes: int = 1
     hide_tracebacks: bool = False
     # Process executor (owt.workers): where adaptors run, and their limits.
     executor: str = "inline"

@@ -34,7 +34,6 @@ SERVER_MODULES = (
     "owt.limits",
     "owt.cache",
     "owt.serving",
-    "owt.watchdog",
     "owt.sealing",
 )
 

@@ -343,6 +343,22 @@ def configure_logging(verbose: int) -> None:
     )
 
 
+def prepare_app(options: ServeOptions) -> OwtApp:
+    """Set up this process to serve adaptors and build the app for ``options``.
+
+    Called once in each process that runs adaptors (every way owt starts).
+    """
+    configure_logging(options.verbose)
+    capture.install()
+    Server.install(options)
+    app = create_app(options)
+    # Adaptors run in this process: from here on, rebinding a name of owt's
+    # server modules (import owt.server; owt.server.x = None) is refused
+    # instead of breaking every later request (see owt.sealing).
+    seal_server_modules()
+    return app
+
+
 def main(options: ServeOptions | None = None) -> None:
     """Serve owt with ``options`` (default: the module's ``args``) until stopped.
 
@@ -353,14 +369,7 @@ def main(options: ServeOptions | None = None) -> None:
 
     options = (options or args).copy()
     configure_logging(options.verbose)
-    capture.install()
-    Server.install(options)
-    app = create_app(options)
-    # Adaptors run in this process: from here on, rebinding a name of owt's
-    # server modules (import owt.server; owt.server.x = None) is refused
-    # instead of breaking every later request (see owt.sealing).
-    seal_server_modules()
-    serve(app, options)
+    serve(options)
 
 
 if __name__ == "__main__":

@@ -1,215 +1,238 @@
-"""Serve the owt WSGI app: a threaded HTTP/1.1 server that streams unbuffered.
+"""Serve the owt WSGI app on granian, a Rust HTTP server (issue 12).
 
-owt runs on cheroot (CherryPy's pure-Python WSGI server), chosen by
-measurement over Werkzeug's development server, waitress and gunicorn's
-gthread worker (``bench/servers.py``; README "Performance"): it answers
-plain requests about three times as fast as Werkzeug's, reads request
-bodies only as the app asks (so a body over ``--max-request-mb`` gets owt's
-own 413 without being read), and writes each chunk a stream yields at once.
+granian reads requests on an event loop written in Rust: a connection costs
+no Python thread until its request line and headers are complete, so idle,
+silent and slow-header clients can't starve anyone. Chosen by measurement
+(``bench/servers.py``; README "Performance").
 
-A pool of worker threads runs requests; it starts with
-:data:`MIN_THREADS` and grows while requests wait for a thread, so a slow
-adaptor never blocks the others. Idle keep-alive connections wait in a
-selector, not in a thread. A client slow to send its request line and
-headers is dropped after ``--header-timeout`` seconds, however it trickles.
+Everything is bounded before owt's code, auth included, sees a request:
+
+- request line: 65,534 bytes (granian's HTTP parser; 414 beyond);
+- headers: :data:`HEADER_BUFFER_BYTES` in all and at most 100 of them (431);
+- header time: ``--header-timeout`` from the connection's start, whether the
+  client is silent, trickling, or idle on a kept-alive connection;
+- connections held open at once: :data:`CONNECTIONS_PER_PROCESS`;
+- body: ``--max-request-mb``, refused by owt with 413 before any of it is
+  read; every error owt answers before reading the body leaves it unread.
+
+Threads: a request whose headers are complete gets a thread at once, up to
+``--max-concurrency`` plus :data:`THREAD_HEADROOM` (for requests that run
+no adaptor: health, errors, pins); ``--max-concurrency`` itself is counted
+by owt (503 beyond).
+
+Processes: granian runs a small main process that owns the port and one or
+more worker processes (``--processes``) that run the app, so an adaptor
+that kills its process (``os._exit``) costs a restart of that worker, not
+the server. The main process adopts every process started below it and
+stops them all when owt stops.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import signal
+import resource
 import socket
-import struct
 import sys
 import threading
 import time
 import typing as t
 
-from cheroot import server as cheroot_server
-from cheroot import wsgi
-from cheroot.workers import threadpool
+from granian.constants import HTTPModes
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server import MPServer as Granian
 
+from owt import proctree
+from owt.errors import PortUnavailable
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
-from owt.watchdog import HeaderDeadlines
 
-#: Worker threads started with the server: 32+ requests in flight at once.
-MIN_THREADS = 40
-#: The pool grows up to this many threads while requests queue for one.
-MAX_THREADS = 1024
-#: Threads added each time requests are seen waiting for one.
-GROW_STEP = 8
-GROW_CHECK_SECONDS = 0.05
-#: Connections the kernel may hold for owt before it accepts them.
+#: Seconds running requests get to finish when owt is stopped; then their
+#: worker process is killed, streams are cut, and every child process with it.
+SHUTDOWN_SECONDS = 1
+#: Threads beyond ``--max-concurrency`` for requests that run no adaptor.
+THREAD_HEADROOM = 64
+#: Threads per process when ``--max-concurrency`` is 0 (no limit).
+UNLIMITED_THREADS = 1024
+#: Connections one worker process holds at once (each costs a file
+#: descriptor and a few KB, no thread); more wait in the kernel's backlog.
+CONNECTIONS_PER_PROCESS = 8192
+#: Room for the request line and every header of one request.
+HEADER_BUFFER_BYTES = 256 * 1024
+#: Connections the kernel may queue for owt before it accepts them.
 BACKLOG = 1024
-#: Seconds ``owt`` waits for running requests when it is stopped.
-SHUTDOWN_SECONDS = 2
+#: Longest a worker may take to start listening before owt says it is ready.
+START_SECONDS = 60
 
-_header_deadlines = HeaderDeadlines()
-_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close with a reset
-
-#: The server this process runs, with the pid that started it, so that a
-#: forked child (the spec's meta example) can close the parent's socket.
-_running: tuple[int, wsgi.Server] | None = None
+#: The pid of the process that serves owt's app, so that a process forked
+#: from it (the spec's meta example) can let go of its listening sockets.
+_serving_pid: int | None = None
 
 
-def _request_class(header_timeout: float) -> type[cheroot_server.HTTPRequest]:
-    class Request(cheroot_server.HTTPRequest):
-        """Bounds the request line and headers as a whole (a socket timeout
-        alone bounds each read, which a trickling client never trips), and
-        takes a path such as ``//x`` as a path, as every other path is."""
-
-        #: Slashes taken off the front of the path for cheroot's parser.
-        owt_extra_slashes = 0
-
-        def parse_request(self) -> None:
-            token = _header_deadlines.arm(self.conn.socket, header_timeout)
-            try:
-                super().parse_request()
-            finally:
-                if not _header_deadlines.disarm(token):
-                    self.ready = False  # too slow: its socket was shut down
-                    self.close_connection = True
-
-        def read_request_line(self) -> bool:
-            rfile = self.rfile
-            self.rfile = _PathSlashes(rfile, self)
-            try:
-                return bool(super().read_request_line())  # type: ignore[no-untyped-call]
-            finally:
-                self.rfile = rfile
-
-    return Request
+def threads_per_process(options: ServeOptions) -> int:
+    """Python threads a worker process may run requests on at once."""
+    adaptors = options.max_concurrency or UNLIMITED_THREADS
+    return adaptors + THREAD_HEADROOM
 
 
-class _PathSlashes:
-    """Reads a request line, passing ``GET //x`` on as ``GET /x``.
+def serve(options: ServeOptions) -> None:
+    """Listen on ``options.address:port`` and serve owt until stopped.
 
-    cheroot parses a target starting with ``//`` as an authority (a host)
-    and refuses it; owt serves every path, so the extra slashes are taken
-    off here and put back into ``PATH_INFO`` by :class:`_Gateway`.
+    Runs in the calling process as granian's main process; the app itself is
+    built in each worker process (:func:`load_worker_app`).
     """
-
-    def __init__(self, rfile: t.Any, request: t.Any) -> None:
-        self._rfile = rfile
-        self._request = request
-
-    def readline(self, size: int = -1) -> bytes:
-        line: bytes = self._rfile.readline(size)
-        method, sep, rest = line.partition(b" ")
-        if sep and rest.startswith(b"//"):
-            target = rest.lstrip(b"/")
-            self._request.owt_extra_slashes = len(rest) - len(target) - 1
-            line = method + b" /" + target
-        return line
-
-    def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._rfile, name)
-
-
-class _Gateway(wsgi.Gateway_10):
-    def get_environ(self) -> t.Any:
-        environ = super().get_environ()  # type: ignore[no-untyped-call]
-        extra = getattr(self.req, "owt_extra_slashes", 0)
-        if extra:
-            environ["PATH_INFO"] = "/" * extra + environ["PATH_INFO"]
-        return environ
-
-
-def _connection_class(header_timeout: float) -> type[cheroot_server.HTTPConnection]:
-    class Connection(cheroot_server.HTTPConnection):
-        RequestHandlerClass = _request_class(header_timeout)
-
-        def close(self) -> None:
-            if not self.server.ready:
-                # Stopping: reset idle keep-alive connections, so that the
-                # port is free at once rather than held in TIME_WAIT.
-                with contextlib.suppress(OSError):
-                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-            super().close()
-
-    return Connection
-
-
-class _GrowingPool(threadpool.ThreadPool):
-    """cheroot's thread pool, grown while requests wait for a thread.
-
-    (cheroot's own pool keeps its starting size.) A watcher thread looks
-    every :data:`GROW_CHECK_SECONDS`; starting workers there keeps the
-    accepting thread, and each request, free of the cost.
-    """
-
-    _stopping: threading.Event
-    _watcher: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stopping = threading.Event()
-        super().start()
-        self._watcher = threading.Thread(
-            target=self._grow_while_needed, name="owt-pool-grower", daemon=True
-        )
-        self._watcher.start()
-
-    def _grow_while_needed(self) -> None:
-        while self.server.ready and not self._stopping.wait(GROW_CHECK_SECONDS):
-            threads = len(self._threads)  # type: ignore[attr-defined]
-            if self.qsize and self.idle == 0 and threads < self.max:
-                self.grow(GROW_STEP)
-
-    def _spawn_worker(self) -> threadpool.WorkerThread:
-        worker = threadpool.WorkerThread(self.server)  # type: ignore[no-untyped-call]
-        worker.name = f"CP Server {worker.name!s}"
-        # A worker stuck in an adaptor must never keep owt from exiting.
-        worker.daemon = True
-        worker.start()
-        return worker
-
-    def stop(self, timeout: float | None = SHUTDOWN_SECONDS) -> None:
-        """Ask every worker to finish, waiting at most ``timeout`` in all.
-
-        cheroot's own ``stop`` can wait forever on a worker that never got
-        its shutdown request (seen when stopping under heavy CPU load); this
-        one stops growing first, asks every live worker, and never blocks
-        past the deadline (workers are daemon threads).
-        """
-        if getattr(self, "_stopping", None) is not None:
-            self._stopping.set()
-        if self._watcher is not None:
-            self._watcher.join()
-        deadline = time.monotonic() + (timeout or 0)
-        workers = list(self._clear_threads())  # type: ignore[attr-defined]
-        for _ in range(len(workers) + 1):
-            self._queue.put(threadpool._SHUTDOWNREQUEST)  # type: ignore[attr-defined]
-        for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
-
-
-def build_server(app: t.Any, options: ServeOptions) -> wsgi.Server:
-    """A cheroot server for ``app``, bound to ``options.address:port``.
-
-    The socket is bound here, so ``options.port`` 0 becomes a real port
-    (read it from ``server.bind_addr``).
-    """
-    address = options.address.strip("[]")
-    server = wsgi.Server(
-        (address, options.port),
-        app,
-        numthreads=MIN_THREADS,
-        max=MAX_THREADS,
-        timeout=options.header_timeout,  # type: ignore[arg-type]  # float works
-        shutdown_timeout=SHUTDOWN_SECONDS,
-        request_queue_size=BACKLOG,
+    _release_inherited_listeners()
+    warn_if_exposed(options)
+    reservation = reserve_port(options.address, options.port)
+    options.port = int(reservation.getsockname()[1])
+    Server.install(options)
+    proctree.become_subreaper()
+    _raise_open_file_limit()
+    front = _build_front(options, reservation.getsockname()[0])
+    front.on_startup(functools.partial(_announce_when_listening, options))
+    front.on_shutdown(functools.partial(_stop_everything, reservation))
+    front.serve(
+        target_loader=functools.partial(load_worker_app, options), wrap_loader=False
     )
-    server.gateway = _Gateway
-    server.requests = _GrowingPool(server, min=MIN_THREADS, max=MAX_THREADS)
-    server.ConnectionClass = _connection_class(options.header_timeout)
-    # cheroot keeps only 10 idle keep-alive connections by default; owt's
-    # callers (a benchmark, a page with many EventSources) may hold more.
-    server.keep_alive_conn_limit = None  # type: ignore[assignment]  # no limit
-    server.prepare()
-    return server
+
+
+def _build_front(options: ServeOptions, host: str) -> Granian:
+    threads = threads_per_process(options)
+    return Granian(
+        "owt.server:create_app",  # a label: the app comes from load_worker_app
+        address=host,
+        port=options.port,
+        interface=Interfaces.WSGI,
+        workers=options.processes,
+        blocking_threads=threads,
+        backpressure=max(CONNECTIONS_PER_PROCESS, threads),
+        backlog=BACKLOG,
+        # HTTP/1 only: with protocol detection on, a silent connection is
+        # never timed out (the header timer starts at the first byte).
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, int(options.header_timeout * 1000)),
+            keep_alive=True,
+            max_buffer_size=HEADER_BUFFER_BYTES,
+        ),
+        respawn_failed_workers=True,
+        workers_kill_timeout=SHUTDOWN_SECONDS,
+        log_level=LogLevels.error,
+    )
+
+
+def load_worker_app(options: ServeOptions) -> t.Any:
+    """Build the app in a worker process (granian calls this once per worker)."""
+    global _serving_pid
+    from owt.server import prepare_app
+
+    proctree.die_with_parent()
+    _serving_pid = os.getpid()
+    return prepare_app(options)
+
+
+def reserve_port(address: str, port: int) -> socket.socket:
+    """Hold ``address:port`` (a free one for port 0) for owt's workers.
+
+    The returned socket is bound, not listening, with ``SO_REUSEPORT``, as
+    granian's worker sockets are: they can bind beside it, nobody else can.
+
+    :raises PortUnavailable: when something else holds the port.
+    """
+    host = address.strip("[]")
+    try:
+        family, _, _, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise PortUnavailable(f"can't listen on {address!r}: {e}") from None
+    try:
+        # First without SO_REUSEPORT: that bind fails if anyone holds the port.
+        with _bound_socket(family, sockaddr, reuse_port=False) as probe:
+            sockaddr = (sockaddr[0], probe.getsockname()[1], *sockaddr[2:])
+        return _bound_socket(family, sockaddr, reuse_port=True)
+    except OSError as e:
+        raise PortUnavailable(
+            f"can't listen on {address}:{port}: {e.strerror or e}"
+        ) from None
+
+
+def _bound_socket(
+    family: socket.AddressFamily, sockaddr: t.Any, reuse_port: bool
+) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(sockaddr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _announce_when_listening(options: ServeOptions) -> None:
+    """Print the ready line once a worker accepts connections (in a thread)."""
+
+    def wait_then_print() -> None:
+        deadline = time.monotonic() + START_SECONDS
+        host = options.address.strip("[]")
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, options.port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.02)
+        print(f"Owt serving on {options.address}:{options.port}", flush=True)
+
+    threading.Thread(target=wait_then_print, name="owt-ready", daemon=True).start()
+
+
+def _stop_everything(reservation: socket.socket) -> None:
+    # granian has stopped (or killed) its workers: now every process any of
+    # them started, wherever it was re-parented to, and the port.
+    proctree.kill_descendants(SHUTDOWN_SECONDS)
+    reservation.close()
+
+
+def _raise_open_file_limit() -> None:
+    """Let owt hold as many connections as the system allows this user."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _release_inherited_listeners() -> None:
+    """In a process forked from a serving worker, close its listening sockets.
+
+    The spec's meta example starts a second server with
+    ``Process(target=main)`` from inside an adaptor; the child inherits the
+    outer server's listening socket, which would otherwise keep that port
+    busy for as long as the child lives.
+    """
+    if _serving_pid is None or _serving_pid == os.getpid():
+        return
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:
+            continue  # not a socket
+        try:
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            listening = 0
+        if listening:
+            sock.close()
+        else:
+            sock.detach()
 
 
 def warn_if_exposed(options: ServeOptions) -> None:
@@ -226,37 +249,3 @@ def warn_if_exposed(options: ServeOptions) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def _close_inherited_server() -> None:
-    global _running
-    if _running is not None and _running[0] != os.getpid():
-        try:
-            _running[1].socket.close()
-        except (OSError, AttributeError):
-            pass
-        _running = None
-
-
-def serve(app: t.Any, options: ServeOptions) -> None:
-    """Listen on ``options.address:port`` and serve ``app`` until stopped."""
-    global _running
-    _close_inherited_server()
-    warn_if_exposed(options)
-    server = build_server(app, options)
-    _running = (os.getpid(), server)
-    options.port = int(server.bind_addr[1])
-    Server.install(options)
-    print(f"Owt serving on {options.address}:{options.port}", flush=True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-
-def _exit_on_sigterm(signum: int, frame: t.Any) -> None:
-    raise KeyboardInterrupt

@@ -16,7 +16,7 @@ done
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 [ -d .venv ] || python3 -m venv .venv
@@ -24,6 +24,6 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[test,dev,embed]'
+python -m pip install -q -e '.[test,dev,embed,bench]'
 
 python -m pytest -q -p no:cacheprovider tests "$@"

@@ -68,8 +68,8 @@ def test_sse_events_arrive_one_by_one(owt_server):
 
 
 def test_sixty_slow_requests_are_served_at_once(owt_server):
-    # More than the 40 threads the pool starts with: it must grow, so that
-    # slow adaptors never keep other requests waiting.
+    # Every admitted request gets a thread at once: slow adaptors never keep
+    # other requests waiting.
     def call(_):
         return owt_server.post(SLEEPY, {"seconds": 2}, timeout=30).text
 
@@ -120,17 +120,37 @@ def test_port_zero_serves_on_the_port_it_prints(tmp_path):
         log.close()
 
 
-def test_port_is_free_as_soon_as_owt_stops(tmp_path):
-    # An idle keep-alive connection must not leave the port in TIME_WAIT
-    # (a script that restarts owt, or the meta example, binds it again).
+def test_owt_starts_again_on_its_port_as_soon_as_it_stops(tmp_path):
+    # An idle keep-alive connection left behind must not keep a restarted owt
+    # (a script that restarts it, or the meta example) off its port.
     from tests.owtserver import running_owt
 
-    with running_owt() as server:
+    with running_owt(log_dir=tmp_path) as server:
         port = server.port
         held = requests.Session()
         assert held.get(server.url + "/_owt/health", timeout=10).ok
     try:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port))
+        with running_owt(
+            port=port, log_dir=tmp_path / "again", start_seconds=5
+        ) as again:
+            assert again.port == port
+            assert requests.get(again.url + "/_owt/health", timeout=10).ok
     finally:
         held.close()
+
+
+def test_a_port_in_use_is_refused_with_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "owt", "serve", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"can't listen on 127.0.0.1:{port}" in done.stderr
+    assert "in use" in done.stderr
