@@ -32,6 +32,8 @@ from owt.client import kwargs_text
 from owt.client import media_type
 from owt.client import parse_assignments
 from owt.client import query_fields
+from owt.codec import check_url_length
+from owt.errors import UrlTooLong
 
 F = t.TypeVar("F", bound=cabc.Callable[..., t.Any])
 
@@ -159,11 +161,15 @@ def _options(
 def curl_command(
     url: str, fields: dict[str, t.Any], *, get: bool = False, auth: str | None = None
 ) -> str:
-    """A curl command line, quoted for a POSIX shell, that sends ``fields``."""
+    """A curl command line, quoted for a POSIX shell, that sends ``fields``.
+
+    :raises UrlTooLong: with ``get=True``, when the URL is too long to send.
+    """
     words = ["curl", "-sS", "-N"]
     if auth:
         words += ["-u", auth]
     if get:
+        check_url_length(build_url(url, fields))
         words.append("-G")
         for name, value in query_fields(fields).items():
             words += ["--data-urlencode", f"{name}={value}"]
@@ -245,14 +251,17 @@ def encode_command(
     options = _options(fn_name, cache, cache_kwargs, cache_key, pin, timeout)
     kwargs = collect_kwargs(assignments, kwargs_expr)
     fields = build_fields(source.text, kwargs, options)
-    if output_format == "json":
-        click.echo(json.dumps(fields))
-    elif output_format == "url":
-        click.echo(build_url(url, fields))
-    elif output_format == "query":
-        click.echo(urllib.parse.urlencode(query_fields(fields)))
-    else:
-        click.echo(curl_command(url, fields, get=use_get, auth=auth))
+    try:
+        if output_format == "json":
+            click.echo(json.dumps(fields))
+        elif output_format == "url":
+            click.echo(check_url_length(build_url(url, fields)))
+        elif output_format == "query":
+            click.echo(urllib.parse.urlencode(query_fields(fields)))
+        else:
+            click.echo(curl_command(url, fields, get=use_get, auth=auth))
+    except UrlTooLong as e:
+        raise click.ClickException(e.message) from None
 
 
 CALL_HELP = """Run FILE on the owt server at URL and write the answer to stdout.
@@ -309,6 +318,8 @@ def call_command(
         )
     except OwtClientError as e:
         _fail(e.describe())
+    except UrlTooLong as e:
+        _fail(f"owt: {e.message}")
     except requests.RequestException as e:
         _fail(f"owt: could not reach {url}: {e}")
     _copy_to_stdout(response)

@@ -39,6 +39,7 @@ from pathlib import Path
 import requests
 
 from owt.codec import b64encode_text
+from owt.codec import check_url_length
 from owt.codec import encode_code
 
 #: Where ``owt serve`` listens by default.
@@ -633,8 +634,13 @@ class Client:
         """A GET URL that runs ``code`` with ``kwargs`` (the spec's ``owtify``).
 
         The URL carries no credentials; a browser asks for them itself.
+
+        :raises owt.errors.UrlTooLong: when the server would refuse a URL
+            this long (see :data:`owt.codec.MAX_REQUEST_TARGET`); use
+            :meth:`call`, which sends a POST, instead.
         """
-        return build_url(self.base_url, self.fields(code, _json_kwargs(kwargs)))
+        url = build_url(self.base_url, self.fields(code, _json_kwargs(kwargs)))
+        return check_url_length(url)
 
     def send(
         self,
@@ -651,10 +657,12 @@ class Client:
         :param method: ``POST`` sends a JSON body, ``GET`` a query string.
         :param stream: leave the body unread, to read it as it arrives.
         :raises OwtClientError: for a 4xx or 5xx answer.
+        :raises owt.errors.UrlTooLong: for a GET URL the server would refuse.
         """
         fields = self.fields(code, kwargs)
         timeout = self.http_timeout
         if method.upper() == "GET":
+            check_url_length(build_url(self.base_url, fields))
             response = self.session.get(
                 self.base_url,
                 params=query_fields(fields),

@@ -25,8 +25,10 @@ import functools
 import json
 import types
 import typing as t
+import urllib.parse
 
 from owt.errors import BadRequest
+from owt.errors import UrlTooLong
 
 #: Fields of the request protocol, in the order they are documented.
 PROTOCOL_FIELDS = (
@@ -41,6 +43,15 @@ PROTOCOL_FIELDS = (
     "pin",
     "timeout",
 )
+
+#: The longest request target (path and query string, as sent on the request
+#: line) owt's HTTP front accepts: granian answers a longer one with a bare
+#: ``414 URI Too Long`` before owt sees it. Code sent by GET is limited to
+#: about 48 KB of source; POST has no such limit.
+MAX_REQUEST_TARGET = 65_534
+
+# What requests (and browsers) leave unescaped when they send a URL.
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -191,6 +202,27 @@ def _compile_expression(text: str, field: str) -> tuple[ast.Expression, types.Co
             f"{field} is neither JSON nor a Python expression ({detail}): "
             f"{_preview(text)!r}"
         ) from None
+
+
+def check_url_length(url: str) -> str:
+    """Return ``url`` if its request target fits :data:`MAX_REQUEST_TARGET`.
+
+    The target is measured as it goes on the wire: the percent-encoded path,
+    ``?`` and query string (no scheme, host or fragment). ``url`` may also be
+    just that path and query.
+
+    :raises UrlTooLong: when the server would refuse the URL.
+    """
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    size = len(urllib.parse.quote(target, safe=_URI_SAFE))
+    if size > MAX_REQUEST_TARGET:
+        raise UrlTooLong(
+            f"This URL's path and query string are {size:,} bytes, over the "
+            f"{MAX_REQUEST_TARGET:,} bytes owt's HTTP front accepts on a request "
+            "line; send the call by POST (JSON body) instead."
+        )
+    return url
 
 
 def parse_bool(value: t.Any, field: str) -> bool:

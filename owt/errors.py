@@ -55,6 +55,14 @@ class EntrypointNotFound(BadRequest):
     kind = "entrypoint_not_found"
 
 
+class UrlTooLong(BadRequest):
+    """A GET URL longer than owt's HTTP front accepts; clients raise it before
+    sending, as the server would answer a bare 414 without reaching owt."""
+
+    status = 414
+    kind = "url_too_long"
+
+
 class Unauthorized(OwtError):
     """Credentials are missing or wrong."""
 

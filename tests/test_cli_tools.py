@@ -19,6 +19,7 @@ from owt import cli_tools
 from owt.cli_tools import call_command
 from owt.cli_tools import encode_command
 from owt.cli_tools import hash_password_command
+from owt.codec import MAX_REQUEST_TARGET
 from owt.codec import decode_code
 from owt.codec import decode_kwargs
 from tests.owtserver import REPO
@@ -457,6 +458,59 @@ def test_hash_password_output_is_what_serve_and_call_accept(write):
         wrong = owt("call", "--auth", "me:nope", server.url, path, "name=x")
         assert wrong.returncode == 1
         assert "unauthorized (HTTP 401)" in wrong.stderr.decode()
+
+
+# --- the longest GET URL the server accepts ----------------------------------
+
+
+def too_long(size):
+    return (
+        f"This URL's path and query string are {size:,} bytes, over the 65,534 "
+        "bytes owt's HTTP front accepts on a request line; send the call by "
+        "POST (JSON body) instead."
+    )
+
+
+@pytest.fixture
+def big_hello(write):
+    """Hello padded to about 48 KB, near the most source a GET URL can carry."""
+    return write(HELLO + ("# " + "x" * 78 + "\n") * 590, "big.py")
+
+
+def url_at(runner, base, path, size):
+    """``base`` plus a path that makes path's URL target exactly ``size`` bytes."""
+    args = [path, "name=big", "--format", "url", "--url", base + "/p"]
+    short = runner.invoke(encode_command, args).output.strip()
+    parts = urllib.parse.urlsplit(short)
+    return base + "/p" + "a" * (size - len(parts.path) - 1 - len(parts.query))
+
+
+def test_encode_url_just_under_the_cap_is_answered(runner, owt_server, big_hello):
+    base = url_at(runner, owt_server.url, big_hello, MAX_REQUEST_TARGET)
+    encoded = owt("encode", big_hello, "name=big", "--format", "url", "--url", base)
+    assert encoded.returncode == 0, encoded.stderr
+    url = encoded.stdout.decode().strip()
+    assert len(url) - len(owt_server.url) == MAX_REQUEST_TARGET
+    ran = subprocess.run(["curl", "-sS", url], capture_output=True, timeout=60)
+    assert ran.stdout == b"Hello, big!", ran.stderr
+
+
+def test_a_get_over_the_cap_is_refused_and_post_is_not(runner, owt_server, big_hello):
+    base = url_at(runner, owt_server.url, big_hello, MAX_REQUEST_TARGET + 1)
+    message = too_long(MAX_REQUEST_TARGET + 1)
+    for extra in (["--format", "url"], ["--get"]):
+        args = [big_hello, "name=big", "--url", base, *extra]
+        result = runner.invoke(encode_command, args)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr == f"Error: {message}\n"
+    refused = runner.invoke(call_command, ["--get", base, big_hello, "name=big"])
+    assert (refused.exit_code, refused.stderr) == (1, f"owt: {message}\n")
+    for extra in ([], ["--format", "json"]):
+        result = runner.invoke(encode_command, [big_hello, "--url", base, *extra])
+        assert result.exit_code == 0, result.output
+    posted = runner.invoke(call_command, [base, big_hello, "name=post"])
+    assert (posted.exit_code, posted.stdout) == (0, "Hello, post!")
 
 
 def readme_text():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import re
 import time
 import urllib.parse
 
 import pytest
+import requests
 
 from owt.client import AssignmentError
 from owt.client import CallOptions
@@ -24,9 +27,12 @@ from owt.client import load_source
 from owt.client import parse_assignment
 from owt.client import parse_assignments
 from owt.client import parse_value
+from owt.codec import MAX_REQUEST_TARGET
+from owt.codec import check_url_length
 from owt.codec import decode_code
 from owt.codec import decode_kwargs
 from owt.codec import parse_kwargs_text
+from owt.errors import UrlTooLong
 from tests.owtserver import running_owt
 
 UNICODE = "こんにちは 🌍"
@@ -355,3 +361,85 @@ def test_missing_or_wrong_credentials_raise_unauthorized(auth_server, auth):
     with pytest.raises(OwtClientError) as info:
         Client(server.url, auth).call(HELLO, name="x")
     assert (info.value.status, info.value.kind) == (401, "unauthorized")
+
+
+# --- the longest URL the server accepts ---------------------------------------
+
+#: Hello, padded to about 48 KB: near the most source a GET URL can carry.
+BIG_HELLO = HELLO + ("# " + "x" * 78 + "\n") * 590
+
+
+def too_long(size: int) -> str:
+    """The message for a request target of ``size`` bytes, as a regex."""
+    return re.escape(
+        f"This URL's path and query string are {size:,} bytes, over the 65,534 "
+        "bytes owt's HTTP front accepts on a request line; send the call by "
+        "POST (JSON body) instead."
+    )
+
+
+def target_size(url: str) -> int:
+    """Bytes of path, '?' and query: all ASCII in a URL owt's clients build."""
+    parts = urllib.parse.urlsplit(url)
+    return len(parts.path) + 1 + len(parts.query)
+
+
+def client_at(server_url: str, size: int, **kwargs: object) -> Client:
+    """A client whose URL for BIG_HELLO and ``kwargs`` has a target of ``size`` bytes."""
+    short = target_size(Client(server_url + "/p").url(BIG_HELLO, **kwargs))
+    return Client(server_url + "/p" + "a" * (size - short))
+
+
+def test_check_url_length_measures_the_target_as_sent():
+    assert MAX_REQUEST_TARGET == 65_534
+    path = "/" + "a" * (MAX_REQUEST_TARGET - 1)
+    for url in (path, "http://h:1" + path, "https://h" + path + "#" + "f" * 100):
+        assert check_url_length(url) == url
+    with pytest.raises(UrlTooLong, match=too_long(65_535)) as info:
+        check_url_length("http://h:1" + path + "b")
+    assert (info.value.status, info.value.kind) == (414, "url_too_long")
+    # Non-ASCII goes out percent-encoded: "é" is six bytes on the wire.
+    with pytest.raises(UrlTooLong, match=too_long(65_539)):
+        check_url_length(path[:-1] + "é")
+    assert check_url_length("http://h/?q=" + "%41" * 21_000)  # already encoded
+
+
+def test_a_url_just_under_the_cap_is_answered_by_get(owt_server):
+    client = client_at(owt_server.url, MAX_REQUEST_TARGET, name="get")
+    url = client.url(BIG_HELLO, name="get")
+    assert target_size(url) == MAX_REQUEST_TARGET
+    response = requests.get(url, timeout=30)
+    assert (response.status_code, response.text) == (200, "Hello, get!")
+    sent = client.send(BIG_HELLO, json.dumps({"name": "GET"}), method="GET")
+    assert sent.text == "Hello, GET!"
+
+
+def test_one_byte_over_the_cap_get_is_refused_and_post_works(owt_server):
+    client = client_at(owt_server.url, MAX_REQUEST_TARGET + 1, name="get")
+    with pytest.raises(UrlTooLong, match=too_long(MAX_REQUEST_TARGET + 1)):
+        client.url(BIG_HELLO, name="get")
+    with pytest.raises(UrlTooLong, match=too_long(MAX_REQUEST_TARGET + 1)):
+        client.send(BIG_HELLO, json.dumps({"name": "get"}), method="GET")
+    # call and stream send a POST: the same code and path are fine.
+    assert client.call(BIG_HELLO, name="post") == "Hello, post!"
+    assert b"".join(client.stream(BIG_HELLO, name="stream")) == b"Hello, stream!"
+
+
+@pytest.mark.parametrize("size", [MAX_REQUEST_TARGET, MAX_REQUEST_TARGET + 1])
+def test_the_cap_is_the_servers(owt_server, size):
+    connection = http.client.HTTPConnection(
+        owt_server.host, owt_server.port, timeout=30
+    )
+    try:
+        connection.request("GET", "/" + "a" * (size - 1))
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if size <= MAX_REQUEST_TARGET:
+        assert response.status == 400  # owt read it: no code was sent
+        assert json.loads(body)["error"] == "missing_code"
+    else:
+        # The HTTP front refused it: a bare 414 that owt never saw.
+        assert (response.status, body) == (414, b"")
+        assert response.getheader("X-Request-Id") is None

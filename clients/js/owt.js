@@ -59,6 +59,33 @@
 const encoder = new TextEncoder();
 
 /**
+ * The longest request target (path and query string, as sent on the request
+ * line) owt's HTTP front accepts; a longer one gets a bare 414. POST has no
+ * such limit.
+ */
+export const MAX_REQUEST_TARGET = 65_534;
+
+/**
+ * Return `url` if its request target fits {@link MAX_REQUEST_TARGET}; throw otherwise.
+ * The target is measured as it goes on the wire: percent-encoded path, `?` and query.
+ * @param {string} url an absolute URL, or a path (with query) on this page's origin
+ * @returns {string}
+ */
+export function checkUrlLength(url) {
+  const parsed = new URL(url, 'http://localhost');
+  const size = parsed.pathname.length + parsed.search.length; // ASCII once encoded
+  if (size > MAX_REQUEST_TARGET) {
+    const n = (/** @type {number} */ x) => x.toLocaleString('en-US');
+    throw new Error(
+      `This URL's path and query string are ${n(size)} bytes, over the ` +
+        `${n(MAX_REQUEST_TARGET)} bytes owt's HTTP front accepts on a request ` +
+        'line; send the call by POST (JSON body) instead.',
+    );
+  }
+  return url;
+}
+
+/**
  * @param {number} status
  * @returns {string}
  */
@@ -145,7 +172,8 @@ export function encodeRequest(code, kwargs, options = {}) {
 
 /**
  * A GET URL that runs `code` with `kwargs`: for `fetch`, `<img src>`,
- * `<audio src>`, `EventSource` or a link.
+ * `<audio src>`, `EventSource` or a link. Throws an Error for a URL too long
+ * for the server (see {@link MAX_REQUEST_TARGET}): send such calls by POST.
  * @param {string} url the server, and the path the adaptor sees
  * @param {string} code adaptor source text
  * @param {Kwargs} [kwargs]
@@ -161,7 +189,7 @@ export function owtify(url, code, kwargs, options = {}) {
   const base = hash < 0 ? url : url.slice(0, hash);
   const fragment = hash < 0 ? '' : url.slice(hash);
   const joiner = !base.includes('?') ? '?' : /[?&]$/.test(base) ? '' : '&';
-  return base + joiner + query.toString() + fragment;
+  return checkUrlLength(base + joiner + query.toString() + fragment);
 }
 
 /**

@@ -134,6 +134,23 @@ test("owtify URLs work with plain fetch, as the spec's app.js does", async () =>
   assert.equal(await response.text(), `OUTPUT SOTA RESULTS ${UNICODE}`);
 });
 
+test('a GET URL just under the cap works; one byte over, GET is refused and POST works', async () => {
+  const code = HELLO + `# ${'x'.repeat(78)}\n`.repeat(590); // about 48 KB of source
+  const short = new URL(owtify(`${URL_}/p`, code, { name: 'big' }));
+  const pad = 'a'.repeat(65_534 - short.pathname.length - short.search.length);
+  const response = await fetch(owtify(`${URL_}/p${pad}`, code, { name: 'big' }));
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), 'Hello, big!');
+  const over = `${URL_}/p${pad}a`;
+  assert.throws(() => owtify(over, code, { name: 'big' }), {
+    message:
+      "This URL's path and query string are 65,535 bytes, over the 65,534 bytes owt's HTTP " +
+      'front accepts on a request line; send the call by POST (JSON body) instead.',
+  });
+  await assert.rejects(call(over, code, { name: 'big' }, { method: 'GET' }), /send the call by POST/);
+  assert.equal(await call(over, code, { name: 'post' }), 'Hello, post!');
+});
+
 test('a string kwargs is sent as a Python expression the server evaluates', async () => {
   assert.deepEqual(await call(URL_, ECHO_JSON, "{'n': 2 ** 10, 'ok': True}"), { n: 1024, ok: true });
 });

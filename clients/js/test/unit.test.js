@@ -6,8 +6,10 @@ import {
   b64encodeText,
   basicAuthHeader,
   bytesToBase64,
+  checkUrlLength,
   encodeRequest,
   errorFromEvent,
+  MAX_REQUEST_TARGET,
   OwtError,
   owtify,
   SSEParser,
@@ -80,6 +82,29 @@ test('owtify keeps an existing query and fragment', () => {
   const url = owtify('http://h:1/p?a=1#top', 'x', undefined, { useCache: true });
   assert.match(url, /^http:\/\/h:1\/p\?a=1&code_b64=eA%3D%3D&use_cache=true#top$/);
   assert.match(owtify('http://h:1/p?', 'x'), /^http:\/\/h:1\/p\?code_b64=/);
+});
+
+/** The message for a request target of `size` bytes. */
+const tooLong = (/** @type {number} */ size) =>
+  `This URL's path and query string are ${size.toLocaleString('en-US')} bytes, over the ` +
+  "65,534 bytes owt's HTTP front accepts on a request line; send the call by POST (JSON body) instead.";
+
+test('owtify refuses a URL one byte over the 65,534 bytes of request target the server accepts', () => {
+  assert.equal(MAX_REQUEST_TARGET, 65_534);
+  const code = 'x'.repeat(40_000);
+  const short = new URL(owtify('http://h:1/p', code));
+  const pad = 'a'.repeat(MAX_REQUEST_TARGET - short.pathname.length - short.search.length);
+  const fits = new URL(owtify(`http://h:1/p${pad}#frag`, code));
+  assert.equal(fits.pathname.length + fits.search.length, MAX_REQUEST_TARGET);
+  assert.throws(() => owtify(`http://h:1/p${pad}a`, code), { message: tooLong(65_535) });
+  assert.throws(() => owtify(`/p${pad}a`, code), { message: tooLong(65_535) });
+});
+
+test('checkUrlLength measures the path percent-encoded, as it is sent', () => {
+  const path = '/' + 'a'.repeat(MAX_REQUEST_TARGET - 1);
+  assert.equal(checkUrlLength(`https://h${path}#${'f'.repeat(100)}`), `https://h${path}#${'f'.repeat(100)}`);
+  assert.equal(checkUrlLength(path), path);
+  assert.throws(() => checkUrlLength(`${path.slice(0, -1)}é`), { message: tooLong(65_539) });
 });
 
 test('basicAuthHeader encodes user:password as UTF-8', () => {
