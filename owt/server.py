@@ -369,7 +369,7 @@ def main(options: ServeOptions | None = None) -> None:
 
     options = (options or args).copy()
     configure_logging(options.verbose)
-    serve(options)
+    serve(options, prepare_app)
 
 
 if __name__ == "__main__":

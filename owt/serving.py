@@ -47,6 +47,7 @@ from granian.server import MPServer as Granian
 
 from owt import proctree
 from owt.errors import PortUnavailable
+from owt.front import ASGIBridge
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
@@ -68,6 +69,9 @@ BACKLOG = 1024
 #: Longest a worker may take to start listening before owt says it is ready.
 START_SECONDS = 60
 
+#: Builds the WSGI app in each worker process.
+AppFactory = t.Callable[[ServeOptions], t.Any]
+
 #: The pid of the process that serves owt's app, so that a process forked
 #: from it (the spec's meta example) can let go of its listening sockets.
 _serving_pid: int | None = None
@@ -79,11 +83,11 @@ def threads_per_process(options: ServeOptions) -> int:
     return adaptors + THREAD_HEADROOM
 
 
-def serve(options: ServeOptions) -> None:
+def serve(options: ServeOptions, build_app: AppFactory) -> None:
     """Listen on ``options.address:port`` and serve owt until stopped.
 
     Runs in the calling process as granian's main process; the app itself is
-    built in each worker process (:func:`load_worker_app`).
+    built by ``build_app(options)`` in each worker process.
     """
     _release_inherited_listeners()
     warn_if_exposed(options)
@@ -96,7 +100,8 @@ def serve(options: ServeOptions) -> None:
     front.on_startup(functools.partial(_announce_when_listening, options))
     front.on_shutdown(functools.partial(_stop_everything, reservation))
     front.serve(
-        target_loader=functools.partial(load_worker_app, options), wrap_loader=False
+        target_loader=functools.partial(load_worker_app, build_app, options),
+        wrap_loader=False,
     )
 
 
@@ -106,9 +111,8 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
         "owt.server:create_app",  # a label: the app comes from load_worker_app
         address=host,
         port=options.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGINL,
         workers=options.processes,
-        blocking_threads=threads,
         backpressure=max(CONNECTIONS_PER_PROCESS, threads),
         backlog=BACKLOG,
         # HTTP/1 only: with protocol detection on, a silent connection is
@@ -125,14 +129,13 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
     )
 
 
-def load_worker_app(options: ServeOptions) -> t.Any:
+def load_worker_app(build_app: AppFactory, options: ServeOptions) -> ASGIBridge:
     """Build the app in a worker process (granian calls this once per worker)."""
     global _serving_pid
-    from owt.server import prepare_app
-
     proctree.die_with_parent()
     _serving_pid = os.getpid()
-    return prepare_app(options)
+    app = build_app(options)
+    return ASGIBridge(app, threads_per_process(options), options.header_timeout)
 
 
 def reserve_port(address: str, port: int) -> socket.socket:

@@ -9,11 +9,11 @@ and summat's request blocks read the same request there as in the front.
 from __future__ import annotations
 
 import io
-import select
-import socket
-import ssl
 import sys
 import typing as t
+
+from owt.front import CLIENT_GONE_KEY
+from owt.front import ClientGone
 
 _CGI_KEYS = (
     "REQUEST_METHOD",
@@ -66,45 +66,7 @@ def rebuild_environ(portable: t.Mapping[str, str], body: bytes) -> dict[str, t.A
     return environ
 
 
-def client_socket(environ: t.Mapping[str, t.Any]) -> socket.socket | None:
-    """The client's connection, where the WSGI server exposes it."""
-    for key in ("werkzeug.socket", "gunicorn.socket"):
-        sock = environ.get(key)
-        if isinstance(sock, socket.socket):
-            return sock
-    # Others (cheroot) keep it behind the body's reader: rfile -> raw -> _sock.
-    found: t.Any = environ.get("wsgi.input")
-    for _ in range(6):
-        if found is None or isinstance(found, socket.socket):
-            break
-        found = next(
-            (getattr(found, a) for a in _READER_LINKS if hasattr(found, a)), None
-        )
-    return found if isinstance(found, socket.socket) else None
-
-
-_READER_LINKS = ("rfile", "raw", "_sock", "sock", "socket")
-
-
-def client_gone(sock: socket.socket | None) -> bool:
-    """Whether the client closed its connection (without blocking).
-
-    The request has been read whole by now, so a readable socket that yields
-    no data means the client hung up. Data (a pipelined request) means it is
-    still there.
-    """
-    if sock is None or isinstance(sock, ssl.SSLSocket):
-        return False  # TLS records can't be peeked at: don't guess.
-    try:
-        fd = sock.fileno()
-        if fd < 0:
-            return True
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        if not poller.poll(0):
-            return False
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
+def client_gone_probe(environ: t.Mapping[str, t.Any]) -> ClientGone | None:
+    """The request's "has the client gone?" check, where the front gives one."""
+    probe = environ.get(CLIENT_GONE_KEY)
+    return probe if callable(probe) else None

@@ -49,9 +49,9 @@ from owt.errors import BadRequest
 from owt.errors import Overloaded
 from owt.errors import OwtError
 from owt.errors import WorkerDied
+from owt.front import ClientGone
 from owt.workers import config as cfg
-from owt.workers.environ import client_gone
-from owt.workers.environ import client_socket
+from owt.workers.environ import client_gone_probe
 from owt.workers.environ import portable_environ
 from owt.workers.errors import RequestCancelled
 from owt.workers.errors import WorkerTimeout
@@ -67,8 +67,6 @@ from owt.workers.slot import Pending
 from owt.workers.slot import WorkerSlot
 
 if t.TYPE_CHECKING:
-    import socket
-
     from owt.request import Call
     from owt.runtime import ServeOptions
 
@@ -160,7 +158,7 @@ class ProcessExecutor:
         else:
             environ, body, public_id = {}, b"", uuid.uuid4().hex[:16]
         timeout = self._timeout_for(call)
-        client = client_socket(environ)
+        client = client_gone_probe(environ)
         pending = self._send_call(call, digest, environ, body, public_id)
         op, header, payload = self._wait(pending, timeout, client)
         if op == "result":
@@ -266,7 +264,7 @@ class ProcessExecutor:
     # -- waiting -------------------------------------------------------------
 
     def _wait(
-        self, pending: Pending, timeout: float | None, client: socket.socket | None
+        self, pending: Pending, timeout: float | None, client: ClientGone | None
     ) -> Event:
         """The call's next event; ``timeout``/``gone`` when the front gives up."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -282,7 +280,7 @@ class ProcessExecutor:
                 return pending.events.get(timeout=wait)
             except queue.Empty:
                 pass
-            if client_gone(client):
+            if client is not None and client():
                 self.stop(pending, "disconnected")
                 return "gone", {}, b""
 
@@ -312,7 +310,7 @@ class ProcessExecutor:
         self,
         pending: Pending,
         timeout: float | None,
-        client: socket.socket | None,
+        client: ClientGone | None,
         sse: bool,
         watcher: StreamWatcher | None,
     ) -> t.Iterator[bytes]:

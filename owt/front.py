@@ -1,0 +1,331 @@
+"""Run owt's WSGI app behind granian's ASGI interface.
+
+granian speaks WSGI itself, but a WSGI app there can't learn that its
+client hung up (so a long adaptor call can't be cancelled when its caller
+gives up), and a body that trickles in holds a thread with no time limit.
+This bridge takes granian's asynchronous interface instead (ASGI, whose
+``send`` waits while the client is slow to read, so a stream never piles up
+in memory) and runs the WSGI app on a pool of threads:
+
+- a small body (or none) is read on the event loop before the app runs, so
+  a client slow to send it holds no thread; a larger one is read as the app
+  asks for it. Each wait for more of it is bounded by ``body_timeout``, then
+  reading fails with :class:`BodyTimeout` (owt answers 408);
+- ``environ[CLIENT_GONE_KEY]`` is a callable telling whether the client
+  has disconnected (known once the body has been read);
+- a response with a ``Content-Length`` is sent whole; any other is streamed
+  chunk by chunk as the app's iterator yields, and the iterator is closed
+  (the app's clean-up runs) when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import io
+import sys
+import threading
+import typing as t
+from urllib.parse import quote
+from urllib.parse import unquote_to_bytes
+
+from owt.errors import OwtError
+
+WSGIApp = t.Callable[..., t.Iterable[bytes]]
+Message = dict[str, t.Any]
+Receive = t.Callable[[], t.Awaitable[Message]]
+Send = t.Callable[[Message], t.Awaitable[None]]
+
+#: The environ key of a callable telling whether the client has hung up.
+CLIENT_GONE_KEY = "owt.client_gone"
+ClientGone = t.Callable[[], bool]
+#: Bodies up to this size are read before the app runs, without a thread.
+PREREAD_BYTES = 64 * 1024
+
+
+class BodyTimeout(OwtError):
+    """The client stopped sending its request body for too long."""
+
+    status = 408
+    kind = "request_timeout"
+
+
+class _ResponseStart:
+    """``start_response``: records the status and headers the app chose."""
+
+    __slots__ = ("status", "headers")
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[str, str]] = []
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Callable[[bytes], None]:
+        self.status = int(status.split(" ", 1)[0])
+        self.headers = headers
+        return _no_write
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("owt's front has no WSGI write(); return an iterable")
+
+
+class _Request:
+    """One request's body and connection, as seen from the event loop."""
+
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, timeout: float
+    ) -> None:
+        self.receive = receive
+        self.loop = loop
+        self.timeout = timeout
+        self.complete = False
+        self.gone = threading.Event()
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def next_chunk(self) -> bytes:
+        """The next piece of the body (``b""`` once it is all read)."""
+        while not self.complete:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.complete = True
+                self.gone.set()
+                break
+            self.complete = not message.get("more_body", False)
+            chunk = bytes(message.get("body", b""))
+            if chunk:
+                if self.complete:
+                    self.watch()
+                return chunk
+        self.watch()
+        return b""
+
+    async def read_all(self) -> bytes:
+        parts = []
+        while chunk := await self.next_chunk():
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def watch(self) -> None:
+        """Once the body is read, learn when the client disconnects."""
+        if self._watcher is None and not self.gone.is_set():
+            self._watcher = self.loop.create_task(self._wait_for_disconnect())
+
+    async def _wait_for_disconnect(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.gone.set()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+class _LazyBody(io.RawIOBase):
+    """``wsgi.input`` for a large body: read off the event loop on demand."""
+
+    def __init__(self, request: _Request) -> None:
+        self._request = request
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:
+        if not self._pending:
+            self._pending = self._next_chunk()
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _next_chunk(self) -> bytes:
+        request = self._request
+        if request.complete:
+            return b""
+        future = asyncio.run_coroutine_threadsafe(request.next_chunk(), request.loop)
+        try:
+            return future.result(request.timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise BodyTimeout(
+                f"The request body stopped arriving for {request.timeout:g} s "
+                "(--header-timeout)."
+            ) from None
+
+
+class _TimedOutBody(io.RawIOBase):
+    """``wsgi.input`` for a small body that didn't arrive in time."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:
+        raise BodyTimeout(
+            f"The request body did not arrive within {self._timeout:g} s "
+            "(--header-timeout)."
+        )
+
+
+class ASGIBridge:
+    """An ASGI application that serves the WSGI app ``app``.
+
+    :param threads: most requests the app runs at once (more wait for a thread).
+    :param body_timeout: longest wait, in seconds, for more of a request body.
+    """
+
+    def __init__(self, app: WSGIApp, threads: int, body_timeout: float) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="owt-request"
+        )
+        self.base_environ: dict[str, t.Any] = {
+            "SCRIPT_NAME": "",
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.input_terminated": True,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        """Serve one request (granian calls this on its event loop)."""
+        if scope["type"] != "http":
+            return
+        loop = asyncio.get_running_loop()
+        request = _Request(receive, loop, self.body_timeout)
+        environ = self._environ(scope)
+        environ["wsgi.input"] = await self._body(environ, request)
+        environ[CLIENT_GONE_KEY] = request.gone.is_set
+        try:
+            start, whole, stream = await loop.run_in_executor(
+                self.pool, self._call_app, environ
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": start.status,
+                    "headers": [
+                        (name.encode("latin-1"), value.encode("latin-1"))
+                        for name, value in start.headers
+                    ],
+                }
+            )
+            if stream is None:
+                await send({"type": "http.response.body", "body": whole})
+            else:
+                await loop.run_in_executor(
+                    self.pool, _pump, stream, send, loop, request.gone
+                )
+        finally:
+            request.stop_watching()
+
+    async def _body(self, environ: dict[str, t.Any], request: _Request) -> t.IO[bytes]:
+        length = environ.get("CONTENT_LENGTH", "")
+        chunked = "HTTP_TRANSFER_ENCODING" in environ
+        small = length.isdigit() and int(length) <= PREREAD_BYTES
+        if not (small or (not length and not chunked)):
+            return io.BufferedReader(_LazyBody(request))
+        try:
+            body = await asyncio.wait_for(request.read_all(), self.body_timeout)
+        except TimeoutError:
+            return io.BufferedReader(_TimedOutBody(self.body_timeout))
+        return io.BytesIO(body)
+
+    def _environ(self, scope: Message) -> dict[str, t.Any]:
+        environ = dict(self.base_environ)
+        server = scope.get("server") or ("", 0)
+        client = scope.get("client") or ("", 0)
+        # WSGI carries the path's bytes as latin-1 text; ASGI decoded them.
+        raw_path = scope.get("raw_path")
+        path = (
+            unquote_to_bytes(raw_path).decode("latin-1")
+            if raw_path
+            else scope["path"].encode().decode("latin-1")
+        )
+        query = scope.get("query_string", b"").decode("latin-1")
+        environ.update(
+            REQUEST_METHOD=scope["method"],
+            PATH_INFO=path,
+            QUERY_STRING=query,
+            SERVER_NAME=str(server[0]),
+            SERVER_PORT=str(server[1]),
+            SERVER_PROTOCOL=f"HTTP/{scope.get('http_version', '1.1')}",
+            REMOTE_ADDR=str(client[0]),
+            REMOTE_PORT=str(client[1]),
+            RAW_URI=(raw_path.decode("latin-1") if raw_path else quote(path))
+            + (f"?{query}" if query else ""),
+        )
+        environ["wsgi.url_scheme"] = scope.get("scheme", "http")
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").upper().replace("-", "_")
+            value = raw_value.decode("latin-1")
+            if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[name] = value
+                continue
+            key = "HTTP_" + name
+            if key in environ:
+                joiner = "; " if key == "HTTP_COOKIE" else ", "
+                environ[key] = f"{environ[key]}{joiner}{value}"
+            else:
+                environ[key] = value
+        return environ
+
+    def _call_app(
+        self, environ: dict[str, t.Any]
+    ) -> tuple[_ResponseStart, bytes, t.Iterable[bytes] | None]:
+        """Run the app; a body of known length is read whole here."""
+        start = _ResponseStart()
+        body = self.app(environ, start)
+        if isinstance(body, list) or _has_length(start.headers):
+            try:
+                return start, b"".join(body), None
+            finally:
+                _close(body)
+        return start, b"", body
+
+
+def _has_length(headers: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "content-length" for name, _ in headers)
+
+
+def _close(body: t.Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def _pump(
+    body: t.Iterable[bytes],
+    send: Send,
+    loop: asyncio.AbstractEventLoop,
+    gone: threading.Event,
+) -> None:
+    """Send each chunk the app yields as the client takes it; stop when it goes."""
+    try:
+        for chunk in body:
+            if not chunk:
+                continue
+            if gone.is_set():
+                return
+            message = {"type": "http.response.body", "body": chunk, "more_body": True}
+            try:
+                asyncio.run_coroutine_threadsafe(_send(send, message), loop).result()
+            except Exception:
+                return  # the client went away
+        final = {"type": "http.response.body", "body": b"", "more_body": False}
+        with contextlib.suppress(Exception):  # the client went away at the end
+            asyncio.run_coroutine_threadsafe(_send(send, final), loop).result()
+    finally:
+        _close(body)
+
+
+async def _send(send: Send, message: Message) -> None:
+    await send(message)
