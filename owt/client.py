@@ -537,6 +537,16 @@ def error_from_event(event: Event, status: int = 200) -> OwtClientError | None:
     return _error_from_body(status, body)
 
 
+def broken_off(response: requests.Response | None, error: Exception) -> OwtClientError:
+    """The error for an answer cut off before its end (the server failed)."""
+    return OwtClientError(
+        response.status_code if response is not None else 200,
+        "stream_aborted",
+        f"The answer broke off before its end ({error}); the server's log says why.",
+        request_id=response.headers.get("X-Request-Id") if response else None,
+    )
+
+
 class Stream:
     """A streamed response: iterate it for events (SSE) or byte chunks (anything else).
 
@@ -550,9 +560,7 @@ class Stream:
 
     def _iterate(self) -> cabc.Generator[Event | bytes, None, None]:
         with self.response:
-            chunks = (
-                chunk for chunk in self.response.iter_content(chunk_size=None) if chunk
-            )
+            chunks = self._chunks()
             if not self.is_sse:
                 yield from chunks
                 return
@@ -561,6 +569,14 @@ class Stream:
                 if error is not None:
                     raise error
                 yield event
+
+    def _chunks(self) -> cabc.Iterator[bytes]:
+        try:
+            for chunk in self.response.iter_content(chunk_size=None):
+                if chunk:
+                    yield chunk
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise broken_off(self.response, e) from None
 
     def __iter__(self) -> Stream:
         return self
@@ -692,7 +708,10 @@ class Client:
 
         :raises OwtClientError: when the server answers with an error.
         """
-        response = self.send(code, _json_kwargs(kwargs))
+        try:
+            response = self.send(code, _json_kwargs(kwargs))
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise broken_off(None, e) from None
         return decode_body(response)
 
     def stream(self, code: Code, /, **kwargs: t.Any) -> Stream:

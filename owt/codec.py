@@ -160,6 +160,42 @@ class KwargsExpression:
         return parse_kwargs_text(self.text, self.field)
 
 
+class KwargsNotAMapping(CodecError):
+    """The arguments decode to something other than names and values."""
+
+    kind = "kwargs_not_an_object"
+
+
+def check_kwargs_mapping(arguments: t.Any) -> dict[str, t.Any]:
+    """``arguments`` if they are a mapping of argument names to values.
+
+    :raises KwargsNotAMapping: naming what they are instead.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    got = f"{type(arguments).__name__} {_preview(repr(arguments))}"
+    raise KwargsNotAMapping(
+        "kwargs must be an object of argument names and values, such as "
+        f'{{"name": "owt"}}; got {got}.'
+    )
+
+
+def resolve_kwargs(arguments: t.Any, max_depth: int) -> dict[str, t.Any]:
+    """The keyword arguments to call with: an expression evaluated now (it is
+    caller code, so it runs where adaptors run, inside a concurrency slot),
+    checked to be a mapping nested at most ``max_depth`` deep.
+
+    :raises CodecError: if evaluating fails or the value is not a mapping.
+    :raises owt.limits.KwargsTooDeep: if it nests too deeply.
+    """
+    if isinstance(arguments, KwargsExpression):
+        from owt.limits import check_nesting
+
+        arguments = check_kwargs_mapping(arguments.evaluate())
+        check_nesting(arguments, max_depth)
+    return check_kwargs_mapping(arguments)
+
+
 def parse_kwargs_text(text: str, field: str = "kwargs", evaluate: bool = True) -> t.Any:
     """Read argument text as JSON, falling back to a Python expression.
 

@@ -55,6 +55,12 @@ class EntrypointNotFound(BadRequest):
     kind = "entrypoint_not_found"
 
 
+class ArgumentsMismatch(BadRequest):
+    """The arguments sent don't fit the entrypoint's parameters."""
+
+    kind = "bad_arguments"
+
+
 class UrlTooLong(BadRequest):
     """A GET URL longer than owt's HTTP front accepts; clients raise it before
     sending, as the server would answer a bare 414 without reaching owt."""
@@ -123,6 +129,25 @@ class WorkerDied(OwtError):
 
     status = 502
     kind = "worker_died"
+
+
+class StreamAborted(Exception):
+    """A plain stream failed after it started: the response must be cut off.
+
+    Its status line has been sent, so the only honest signal left is to end
+    the connection without the chunked body's last chunk; clients then see
+    an incomplete response rather than a success. (A server-sent-event stream
+    ends with an ``event: error`` instead.)
+    """
+
+    @classmethod
+    def of(cls, request_id: str) -> StreamAborted:
+        """The error for request ``request_id``, whose failure owt has logged.
+
+        The message holds no text of the adaptor's, so that a server logging
+        it verbatim can't be made to print a forged line.
+        """
+        return cls(f"the stream of request {request_id} failed (logged above)")
 
 
 class PortUnavailable(OSError):

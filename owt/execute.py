@@ -35,6 +35,7 @@ import cachetools
 from owt import summat
 from owt.errors import AdaptorError
 from owt.errors import AdaptorSyntaxError
+from owt.errors import ArgumentsMismatch
 from owt.errors import BadRequest
 from owt.errors import EntrypointNotFound
 
@@ -141,10 +142,28 @@ def _plan_for(function: cabc.Callable[..., t.Any]) -> CallPlan:
     if params:
         first = params[0]
         positional = (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD)
-        if first.kind in positional and first.default is first.empty:
+        if first.kind in positional and _takes_the_request(first):
             request_param = first.name
     takes_last = any(p.kind is p.VAR_KEYWORD or p.name == "__last__" for p in params)
     return CallPlan(function, request_param, takes_last)
+
+
+#: First parameter names that receive the request: ``request`` as the spec
+#: writes ``run(request, **kwargs)``, and ``_`` as in its ``run(_, prompt)``.
+REQUEST_PARAMETER_NAMES = frozenset({"request", "_"})
+
+
+def _takes_the_request(parameter: inspect.Parameter) -> bool:
+    """Whether the first parameter is the request: by its name, or annotated
+    as a Flask (Werkzeug) request."""
+    if parameter.name in REQUEST_PARAMETER_NAMES:
+        return True
+    annotation = parameter.annotation
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] == "Request"
+    from werkzeug.wrappers import Request
+
+    return isinstance(annotation, type) and issubclass(annotation, Request)
 
 
 def call_entrypoint(plan: CallPlan, arguments: t.Any, request: t.Any) -> t.Any:
@@ -158,11 +177,39 @@ def call_entrypoint(plan: CallPlan, arguments: t.Any, request: t.Any) -> t.Any:
     function = plan.function
     if isinstance(arguments, dict):
         if plan.request_param is not None and plan.request_param not in arguments:
-            return function(request, **arguments)
-        return function(**arguments)
+            return _call_checked(function, request, **arguments)
+        return _call_checked(function, **arguments)
     if plan.takes_last_keyword:
         return function(__last__=arguments)
     return function(arguments)
+
+
+def _call_checked(
+    function: cabc.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any
+) -> t.Any:
+    """Call ``function``; arguments that don't fit its signature are a 400.
+
+    Only when the call raises ``TypeError`` is the signature consulted, so
+    a ``TypeError`` from inside the function stays the adaptor's own error.
+    """
+    try:
+        return function(*args, **kwargs)
+    except TypeError as error:
+        try:
+            inspect.signature(function).bind(*args, **kwargs)
+        except TypeError as mismatch:
+            raise ArgumentsMismatch(
+                f"The arguments don't fit {_name_of(function)}: {mismatch}; send "
+                "them in kwargs.",
+            ) from None
+        except ValueError:
+            pass  # no signature to check against
+        raise error
+
+
+def _name_of(function: t.Any) -> str:
+    name = getattr(function, "__name__", None) or type(function).__name__
+    return f"{name}()"
 
 
 def base_globals() -> dict[str, t.Any]:
@@ -187,7 +234,7 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
     name = f"owt_adaptor_{digest[:12]}"
     filename = f"<adaptor {digest[:12]}>"
     try:
-        tree = ast.parse(source, filename=filename)
+        tree = _parse(source, filename)
         code = compile(tree, filename, "exec")
     except SyntaxError as e:
         raise AdaptorSyntaxError(
@@ -224,6 +271,27 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
         forget(name, filename)
         raise adaptor_failure(e, "loading") from None
     return Adaptor(digest, module, seeds)
+
+
+def _parse(source: str, filename: str) -> ast.Module:
+    """Parse ``source``; a terse chain may go on over lines that start with ``.``.
+
+    ``path()\n.last()`` is not Python on its own; in parentheses it is one
+    expression, so that is tried when the plain parse fails on such lines.
+    """
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as original:
+        lines = source.strip().splitlines()
+        if not any(line.lstrip().startswith(".") for line in lines[1:]):
+            raise
+        try:
+            wrapped = ast.parse(f"({source}\n)", filename=filename)
+        except SyntaxError:
+            raise original from None
+        if not _is_single_expression(wrapped):
+            raise
+        return wrapped
 
 
 def _is_single_expression(tree: ast.Module) -> bool:

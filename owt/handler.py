@@ -13,6 +13,7 @@ import collections.abc as cabc
 import logging
 import typing as t
 
+from flask import g
 from flask import request as flask_request
 from flask import stream_with_context
 from werkzeug.datastructures import Headers
@@ -26,8 +27,10 @@ from owt.cache import ResponseCache
 from owt.cache import StreamEnd
 from owt.cache import StreamWatcher
 from owt.cache import plan_for
+from owt.codec import resolve_kwargs
 from owt.errors import AdaptorError
 from owt.errors import OwtError
+from owt.errors import StreamAborted
 from owt.execute import CodeCache
 from owt.execute import adaptor_failure
 from owt.execute import call_entrypoint
@@ -78,7 +81,11 @@ class InlineExecutor:
             try:
                 adaptor = self.code_cache.get(call.source, digest, self.options.copy)
                 plan = adaptor.plan(call.fn_name)
-                result = call_entrypoint(plan, call.arguments, flask_request)
+                # Inside the concurrency slot: an expression is caller code.
+                arguments = resolve_kwargs(
+                    call.arguments, self.options.max_kwargs_depth
+                )
+                result = call_entrypoint(plan, arguments, flask_request)
                 return build_response(result, watcher)
             except OwtError as e:
                 if isinstance(e, AdaptorError):
@@ -171,10 +178,14 @@ def _relay(
         ended = "failed"
         failure = adaptor_failure(e, "streaming from")
         log.error(
-            "stream failed: %s\n%s", failure.message, failure.details["traceback"]
+            "stream failed (request %s): %s\n%s",
+            g.get("request_id", "-"),
+            failure.message,
+            failure.details["traceback"],
         )
-        if sse:
-            yield _seen(sse_error_event(failure.kind, failure.message), watcher)
+        if not sse:
+            raise StreamAborted.of(g.get("request_id", "-")) from None
+        yield _seen(sse_error_event(failure.kind, failure.message), watcher)
     finally:
         _close(rest)
         if watcher is not None:

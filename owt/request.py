@@ -107,6 +107,8 @@ def read_call(
     fields = gather_fields(request)
     source = _read_source(fields, request, max_code_bytes)
     arguments = _read_arguments(fields, evaluate_kwargs)
+    if not isinstance(arguments, codec.KwargsExpression):
+        arguments = codec.check_kwargs_mapping(arguments)
     fn_name = fields.get("fn_name") or "run"
     if not isinstance(fn_name, str) or not fn_name.isidentifier():
         raise BadRequest(f"fn_name must be a Python identifier, not {fn_name!r}.")

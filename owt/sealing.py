@@ -34,6 +34,8 @@ SERVER_MODULES = (
     "owt.limits",
     "owt.cache",
     "owt.serving",
+    "owt.front",
+    "owt.logformat",
     "owt.sealing",
 )
 

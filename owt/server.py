@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 import owt
 from owt import capture
+from owt import logformat
 from owt.cache import CACHE_HEADER
 from owt.cache import CACHE_STATE_ENVIRON
 from owt.errors import MissingCode
@@ -94,7 +95,6 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     policy = app.owt_policy
     executor = app.owt_executor
     max_code_bytes = int(options.max_code_kb * 1024)
-    # In process mode kwargs that need evaluating are evaluated by a worker.
     in_front = options.executor != "process"
     max_kwargs_depth = options.max_kwargs_depth
     # In process mode --max-concurrency bounds each worker (owt.workers).
@@ -200,7 +200,9 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
                 return pinned
             return Response(status=204, headers={"Allow": _ALLOWED_METHODS})
         try:
-            call = read_call(req, max_code_bytes, evaluate_kwargs=in_front)
+            # Expressions in kwargs are caller code: they are evaluated where
+            # adaptors run, inside a concurrency slot (owt.codec.resolve_kwargs).
+            call = read_call(req, max_code_bytes, evaluate_kwargs=False)
         except MissingCode:
             # A request without code (a browser's /favicon.ico) gets the pin.
             pinned = answer_pinned(req)
@@ -275,7 +277,7 @@ class _AccessLog:
     ) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         digest = environ.get("owt.code_digest", "")[:8] or "-"
-        path = _printable(environ.get("PATH_INFO", ""))
+        path = logformat.printable(environ.get("PATH_INFO", ""))
         code = status[0].split(" ", 1)[0] if status else "-"
         if log.isEnabledFor(logging.INFO):
             # Written directly, in the format configure_logging sets: a
@@ -308,13 +310,6 @@ def new_request_id() -> str:
     return os.urandom(8).hex()
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped: a path can't forge log lines."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 class _LoggedBody:
     def __init__(self, body: t.Any, on_close: t.Callable[[], None]) -> None:
         self._body = body
@@ -335,9 +330,7 @@ class _LoggedBody:
 def configure_logging(verbose: int) -> None:
     """One line per request at the default level; more with ``-vv``/``-vvv``."""
     level = logging.DEBUG if verbose >= 2 else logging.INFO
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(message)s", force=True
-    )
+    logformat.configure(level, "%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(
         logging.DEBUG if verbose >= 3 else logging.WARNING
     )

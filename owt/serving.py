@@ -31,8 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
+import logging
+import multiprocessing.process
 import os
 import resource
+import signal
 import socket
 import sys
 import threading
@@ -47,6 +51,7 @@ from granian.server import MPServer as Granian
 
 from owt import proctree
 from owt.errors import PortUnavailable
+from owt.errors import StreamAborted
 from owt.front import ASGIBridge
 from owt.runtime import ServeOptions
 from owt.runtime import Server
@@ -68,7 +73,41 @@ HEADER_BUFFER_BYTES = 256 * 1024
 BACKLOG = 1024
 #: Longest a worker may take to start listening before owt says it is ready.
 START_SECONDS = 60
+#: Longest a fork waits for a nested owt server (see _wait_for_nested_server).
+NESTED_START_SECONDS = 15
 
+
+class NoAbortedStreams(logging.Filter):
+    """Drops granian's report of a stream owt cut off: owt logged it already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but those about a :class:`StreamAborted`."""
+        # granian puts the traceback in the message text, not in exc_info.
+        return f"\n{StreamAborted.__name__}: " not in record.getMessage()
+
+
+#: granian's own log lines go through owt's formatter (see owt.logformat).
+GRANIAN_LOGGER = "_granian"
+GRANIAN_LOGGING: dict[str, t.Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "owt": {
+            "()": "owt.logformat.OneRecordFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(message)s",
+        }
+    },
+    "filters": {"aborted": {"()": "owt.serving.NoAbortedStreams"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "owt",
+            "filters": ["aborted"],
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {GRANIAN_LOGGER: {"handlers": ["stderr"], "propagate": False}},
+}
 #: Builds the WSGI app in each worker process.
 AppFactory = t.Callable[[ServeOptions], t.Any]
 
@@ -126,6 +165,7 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
         respawn_failed_workers=True,
         workers_kill_timeout=SHUTDOWN_SECONDS,
         log_level=LogLevels.error,
+        log_dictconfig=GRANIAN_LOGGING,
     )
 
 
@@ -134,8 +174,67 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> ASGIBridge:
     global _serving_pid
     proctree.die_with_parent()
     _serving_pid = os.getpid()
+    os.register_at_fork(
+        after_in_parent=_wait_for_nested_server, after_in_child=_reset_signals_in_child
+    )
     app = build_app(options)
     return ASGIBridge(app, threads_per_process(options), options.header_timeout)
+
+
+def _reset_signals_in_child() -> None:
+    """In a process forked from a serving worker (by adaptor code), undo the
+    worker's signal handling.
+
+    The worker hands SIGTERM and SIGINT to granian, and its event loop learns
+    of signals through a pipe Python writes their numbers to. A forked child
+    inherits both: without this, ``Process.terminate()`` on an adaptor's
+    child would not stop the child but reach the worker, and stop it.
+    """
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to undo
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _wait_for_nested_server() -> None:
+    """After a fork in a serving worker, let a nested owt come up first.
+
+    The spec's meta example sets ``args.port``, starts ``owt.server.main``
+    in a ``multiprocessing.Process`` and calls that port at once. So when
+    this fork starts such a process, it waits (at most
+    :data:`NESTED_START_SECONDS`) until the new server answers, and the
+    caller's first request finds it up.
+    """
+    from owt.runtime import args
+
+    target = getattr(_process_being_started(), "_target", None)
+    is_main = getattr(target, "__name__", "") == "main" and getattr(
+        target, "__module__", ""
+    ) in ("owt.server", "__main__")
+    if not is_main or not args.port:
+        return
+    host = args.address.strip("[]")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + NESTED_START_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, args.port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.02)
+
+
+def _process_being_started() -> multiprocessing.process.BaseProcess | None:
+    """The ``multiprocessing`` process whose ``start()`` is forking now."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if frame.f_code.co_name == "start" and isinstance(
+            candidate, multiprocessing.process.BaseProcess
+        ):
+            return candidate
+        frame = frame.f_back
+    return None
 
 
 def reserve_port(address: str, port: int) -> socket.socket:

@@ -215,11 +215,10 @@ def test_python_expression_kwargs_are_evaluated(owt_server):
     assert r.text == "1024"
 
 
-def test_non_dict_kwargs_become_the_input(owt_server):
-    code = "def run(value):\n    return {'got': value}\n"
-    assert owt_server.post(code, [1, 2, 3]).json() == {"got": [1, 2, 3]}
+def test_a_pipe_input_is_sent_as_last(owt_server):
     star = "def run(**kw):\n    return kw\n"
-    assert owt_server.post(star, "text").json() == {"__last__": "text"}
+    assert owt_server.post(star, {"__last__": "text"}).json() == {"__last__": "text"}
+    assert owt_server.post("f(lambda xs: sum(xs))", {"__last__": [1, 2]}).text == "3"
 
 
 def test_warm_code_runs_top_level_once(owt_server):

@@ -31,20 +31,20 @@ class Cond(Block[t.Any, t.Any]):
         return run_located("else", self.otherwise, state)
 
 
-class Fork(Block[t.Any, list[t.Any]]):
+class Fork(Block[t.Any, tuple[t.Any, t.Any]]):
     """``fork(left, right)``: run both branches on the same state; the last
-    value becomes ``[left_result, right_result]``. Names set inside the
-    branches are dropped; the names from before the fork carry on.
+    value becomes the pair ``(left_result, right_result)``. Names set inside
+    the branches are dropped; the names from before the fork carry on.
 
-    The pair is a list, not a tuple: a tuple returned to owt means
-    ``(body, status)`` or ``(body, headers)``, a list is JSON data.
+    A pair returned to owt as it is reads as ``(body, status)`` or
+    ``(body, headers)``; to answer with both as JSON, end with ``.cast(list)``.
     """
 
     def __init__(self, left: Stage, right: Stage) -> None:
         self.left = as_block(left)
         self.right = as_block(right)
 
-    def step(self, state: State[t.Any]) -> State[list[t.Any]]:
+    def step(self, state: State[t.Any]) -> State[tuple[t.Any, t.Any]]:
         left = run_located("left", self.left, state).last
         right = run_located("right", self.right, state).last
-        return state.with_last([left, right])
+        return state.with_last((left, right))

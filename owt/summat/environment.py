@@ -7,6 +7,7 @@ changes the server's Python environment for every later request.
 from __future__ import annotations
 
 import importlib
+import inspect
 import subprocess
 import sys
 import threading
@@ -28,10 +29,15 @@ class Importing(Block[T, T]):
     the names, so later blocks can ask for them: ``f(lambda x, np: np.sqrt(x))``.
 
     ``'a.b'`` binds ``a`` (as ``import a.b`` does); ``'a.b as c'`` binds ``c``.
+
+    The modules are also bound as globals of the code that built the pipe,
+    as an ``import`` statement there would, so functions written beside it
+    (``f(lambda p: json.dumps(p))``) can use them by name.
     """
 
     def __init__(self, *modules: str) -> None:
         self.specs = [_parse_import(m) for m in modules]
+        self.builder_globals = _builder_globals()
 
     def step(self, state: State[T]) -> State[T]:
         loaded: dict[str, t.Any] = {}
@@ -42,7 +48,20 @@ class Importing(Block[T, T]):
                 loaded[top] = importlib.import_module(top)
             else:
                 loaded[alias] = imported
+        if self.builder_globals is not None:
+            self.builder_globals.update(loaded)
         return state.with_names(**loaded)
+
+
+def _builder_globals() -> dict[str, t.Any] | None:
+    """The globals of the nearest caller outside ``owt.summat``."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name == "owt.summat" or name.startswith("owt.summat.")):
+            return frame.f_globals
+        frame = frame.f_back
+    return None
 
 
 def _parse_import(spec: str) -> tuple[str, str | None]:

@@ -173,8 +173,8 @@ class Pipe(Block[t.Any, T_co]):
         label = describe("cond", then, *([otherwise] if otherwise else []))
         return self._then(control.Cond(then, otherwise), label)
 
-    def fork(self, left: Stage, right: Stage) -> Pipe[list[t.Any]]:
-        """Run both on the same state; the last value is ``[left, right]``."""
+    def fork(self, left: Stage, right: Stage) -> Pipe[tuple[t.Any, t.Any]]:
+        """Run both on the same state; the last value is ``(left, right)``."""
         return self._then(control.Fork(left, right), describe("fork", left, right))
 
     # Request

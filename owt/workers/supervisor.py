@@ -48,6 +48,7 @@ from owt.cache import plan_for
 from owt.errors import BadRequest
 from owt.errors import Overloaded
 from owt.errors import OwtError
+from owt.errors import StreamAborted
 from owt.errors import WorkerDied
 from owt.front import ClientGone
 from owt.workers import config as cfg
@@ -345,6 +346,8 @@ class ProcessExecutor:
                     continue
                 if op == "end":
                     outcome = t.cast(StreamEnd, header.get("outcome", "completed"))
+                    if outcome == "failed" and not sse:
+                        raise StreamAborted.of(pending.public_id)
                     return
                 if op == "gone":
                     return
@@ -353,11 +356,12 @@ class ProcessExecutor:
                 log.warning(
                     "stream %s ended early: %s", pending.public_id, error.message
                 )
-                if sse:
-                    event = sse_error_event(error.kind, error.message)
-                    if watcher is not None:
-                        watcher.chunk(event)
-                    yield event
+                if not sse:
+                    raise StreamAborted.of(pending.public_id)
+                event = sse_error_event(error.kind, error.message)
+                if watcher is not None:
+                    watcher.chunk(event)
+                yield event
                 return
         finally:
             if not pending.finished:

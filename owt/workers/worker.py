@@ -27,6 +27,7 @@ import sys
 import threading
 import typing as t
 
+from owt import logformat
 from owt.workers.protocol import WINDOW_BYTES
 from owt.workers.protocol import WINDOW_CHUNKS
 from owt.workers.protocol import Channel
@@ -438,15 +439,9 @@ def _seal_modules() -> None:
 def _arguments(header: Header, max_depth: int) -> t.Any:
     """The call's arguments; an expression the front left alone is evaluated
     here (it is caller code too), then held to ``--max-kwargs-depth``."""
-    from owt.codec import KwargsExpression
+    from owt.codec import resolve_kwargs
 
-    arguments = header["arguments"]
-    if isinstance(arguments, KwargsExpression):
-        from owt.limits import check_nesting
-
-        arguments = arguments.evaluate()
-        check_nesting(arguments, max_depth)
-    return arguments
+    return resolve_kwargs(header["arguments"], max_depth)
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
@@ -475,10 +470,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _configure_logging(verbose: int, index: int) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO
-    logging.basicConfig(
-        level=level,
-        format=f"%(asctime)s %(levelname)s worker {index} [%(process)d] %(message)s",
-        force=True,
+    logformat.configure(
+        level, f"%(asctime)s %(levelname)s worker {index} [%(process)d] %(message)s"
     )
 
 

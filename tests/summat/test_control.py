@@ -23,13 +23,13 @@ def test_cond_branch_sees_and_sets_names():
     assert p(__last__=True, a="A") == "A"
 
 
-def test_fork_gives_a_list_pair_and_drops_branch_names():
+def test_fork_gives_a_tuple_pair_and_drops_branch_names():
     p = (
         s.pipe()
         .fork(s.pipe().f(lambda x: x + 1).name("tmp"), lambda x, k: x * k)
         .f(lambda pair, **kw: (pair, sorted(kw)))
     )
-    assert p(__last__=3, k=2) == ([4, 6], ["k"])
+    assert p(__last__=3, k=2) == ((4, 6), ["k"])
 
 
 def test_error_in_a_branch_names_the_branch():

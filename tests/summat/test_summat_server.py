@@ -90,7 +90,7 @@ def test_terse_chain_without_pipe(owt_server):
 
 
 def test_terse_chain_may_start_with_a_name_that_shadows_a_builtin(owt_server):
-    r = owt_server.post("map(lambda x: x * 2)", [1, 2, 3])
+    r = owt_server.post("map(lambda x: x * 2)", {"__last__": [1, 2, 3]})
     assert r.json() == [2, 4, 6]
     r = owt_server.post(
         "open(root_dir='example/summat').bytes().f(len)", {"path": "simple.sh"}
@@ -128,9 +128,10 @@ def test_json_source(owt_server):
     assert r.text == "HI THERE"
 
 
-def test_non_dict_kwargs_become_the_last_value(owt_server):
+def test_last_in_kwargs_becomes_the_last_value(owt_server):
     r = owt_server.post(
-        "pipe().importing('math').f(lambda x, math: math.factorial(x))", 5
+        "pipe().importing('math').f(lambda x, math: math.factorial(x))",
+        {"__last__": 5},
     )
     assert r.text == "120"
 
@@ -145,8 +146,34 @@ def test_cond(owt_server):
 
 
 def test_fork(owt_server):
-    code = "kwarg('x').fork(lambda x: x + 1, pipe().f(lambda x, k: x * k))"
+    code = "kwarg('x').fork(lambda x: x + 1, pipe().f(lambda x, k: x * k)).cast(list)"
     assert owt_server.post(code, {"x": 3, "k": 10}).json() == [4, 30]
+
+
+def test_fork_gives_a_tuple_as_the_spec_does(owt_server):
+    code = "pipe().path().last().fork(pipe().f(len), pipe().const('right')).cast(str)"
+    assert owt_server.post(code, path="/test").text == "(4, 'right')"
+
+
+def test_importing_makes_the_module_visible_to_later_lambdas(owt_server):
+    code = (
+        "run = pipe().importing('json').path()"
+        ".f(lambda p: json.dumps(p)).f(lambda x: json.loads(x)).last().done()"
+    )
+    assert owt_server.post(code, path="/some/path").text == "path"
+    code = (
+        "importing('colorsys').const((1.0, 0.0, 0.0))"
+        ".f(lambda rgb: colorsys.rgb_to_hsv(*rgb)).cast(list)"
+    )
+    assert owt_server.post(code).json() == [0.0, 1.0, 1.0]
+
+
+def test_a_terse_chain_may_go_on_over_lines_starting_with_a_dot(owt_server):
+    code = "path()\n.last()\n.f(lambda p: p.upper())"
+    assert owt_server.post(code, path="/a/b/shout").text == "SHOUT"
+    broken = owt_server.post("path()\n.last(\n.f(str)", path="/x")
+    assert broken.status_code == 400
+    assert broken.json()["error"] == "syntax_error"
 
 
 def test_kwargs_defaults_overridden_by_request_kwargs(owt_server):
@@ -162,7 +189,7 @@ def test_kwargs_defaults_overridden_by_request_kwargs(owt_server):
 
 def test_importing(owt_server):
     code = "pipe().importing('statistics as st').f(lambda xs, st: st.median(xs))"
-    assert owt_server.post(code, [3, 1, 2]).text == "2"
+    assert owt_server.post(code, {"__last__": [3, 1, 2]}).text == "2"
 
 
 @pytest.fixture

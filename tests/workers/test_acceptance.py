@@ -53,6 +53,7 @@ from tests.test_cache import test_use_cache_answers_repeats_with_the_first_respo
 from tests.test_cache import test_waiters_see_the_error_of_a_failing_leader
 from tests.test_cache import test_without_use_cache_nothing_is_read_or_written
 from tests.test_server import test_32_requests_in_flight_at_once
+from tests.test_server import test_a_pipe_input_is_sent_as_last
 from tests.test_server import test_a_slow_adaptor_does_not_delay_quick_ones
 from tests.test_server import (
     test_adaptor_exception_is_500_with_type_message_and_traceback,
@@ -76,7 +77,6 @@ from tests.test_server import test_fn_name_picks_another_function
 from tests.test_server import test_generator_failing_before_first_chunk_is_a_500
 from tests.test_server import test_head_and_options_never_run_code
 from tests.test_server import test_missing_function_is_400_naming_what_exists
-from tests.test_server import test_non_dict_kwargs_become_the_input
 from tests.test_server import test_none_is_an_empty_200
 from tests.test_server import test_plain_code_and_kwargs_in_json_body
 from tests.test_server import test_plain_generator_streams_text
