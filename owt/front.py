@@ -286,9 +286,17 @@ class ASGIBridge:
         body = self.app(environ, start)
         if isinstance(body, list) or _has_length(start.headers):
             try:
-                return start, b"".join(body), None
+                whole = b"".join(body)
             finally:
                 _close(body)
+            if environ["REQUEST_METHOD"] != "HEAD":
+                # The length sent is the body's, whatever the app claimed.
+                start.headers = [
+                    (name, value)
+                    for name, value in start.headers
+                    if name.lower() != "content-length"
+                ] + [("Content-Length", str(len(whole)))]
+            return start, whole, None
         return start, b"", body
 
 

@@ -109,15 +109,12 @@ def build_response(result: t.Any, watcher: StreamWatcher | None = None) -> Respo
     ``watcher`` sees the chunks and the end of a streamed result.
     """
     if isinstance(result, Response):
-        # Its headers go on the wire as they are: refuse what would break HTTP.
-        for name, header_value in result.headers.items():
-            check_header(name, header_value)
-        return result
+        return _checked(result)
     value, status, header_items = split_result(result)
     if isinstance(value, Response):
         value.status_code = status if status != 200 else value.status_code
         value.headers.extend(header_items)
-        return value
+        return _checked(value)
     body = map_body(value)
     headers = Headers(header_items)
     if body.stream is None:
@@ -125,6 +122,15 @@ def build_response(result: t.Any, watcher: StreamWatcher | None = None) -> Respo
             headers["Content-Type"] = body.content_type
         return Response(body.data, status=status, headers=headers)
     return _stream_response(body, status, headers, watcher)
+
+
+def _checked(response: Response) -> Response:
+    """An adaptor's own ``Response``, its headers held to the same rules as
+    any other result's (no line breaks or NUL, nothing about the connection).
+    """
+    for name, header_value in response.headers.items():
+        check_header(name, header_value)
+    return response
 
 
 def _stream_response(

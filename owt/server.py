@@ -58,6 +58,8 @@ __all__ = ["Server", "args", "create_app", "main", *_summat_all]
 log = logging.getLogger("owt")
 
 _ALLOWED_METHODS = "GET, POST, HEAD, OPTIONS"
+#: The most parts a multipart or urlencoded form may have.
+MAX_FORM_PARTS = 1000
 
 
 class _EverythingConverter(PathConverter):
@@ -87,6 +89,10 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     )
     app.owt_executor = create_executor(options)
     app.config["MAX_CONTENT_LENGTH"] = int(options.max_request_mb * 1024 * 1024)
+    # A form field may be as large as the body (code_b64 of a big adaptor);
+    # the number of parts stays bounded (see http_error).
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     app.url_map.converters["everything"] = _EverythingConverter
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
@@ -135,10 +141,7 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
-            limit = options.max_request_mb
-            converted: OwtError = PayloadTooLarge(
-                f"The request body is over the {limit:g} MB limit (--max-request-mb)."
-            )
+            converted: OwtError = _why_too_large(request, options.max_request_mb)
         else:
             converted = OwtError(error.description or str(error))
             converted.status = error.code or 500  # type: ignore[misc]
@@ -242,6 +245,20 @@ def create_app(options: ServeOptions | None = None) -> OwtApp:
     )
     app.wsgi_app = _AccessLog(app.wsgi_app, options.verbose)  # type: ignore[method-assign]
     return app
+
+
+def _why_too_large(req: Request, limit_mb: float) -> PayloadTooLarge:
+    """The 413 for what was really refused: the body's size or its parts."""
+    length = req.content_length
+    if length is not None and length <= limit_mb * 1024 * 1024:
+        return PayloadTooLarge(
+            f"The form has more than {MAX_FORM_PARTS} parts, the most owt reads "
+            f"(the body, {length:,} bytes, is within the {limit_mb:g} MB limit); "
+            "send fewer fields, or a JSON body."
+        )
+    return PayloadTooLarge(
+        f"The request body is over the {limit_mb:g} MB limit (--max-request-mb)."
+    )
 
 
 def _current_request() -> Request:

@@ -501,8 +501,9 @@ def run():
 
 
 def test_the_size_bound_evicts_the_least_recently_used():
-    # 0.001 MB is 1048 bytes: two 400-byte responses fit, three do not.
-    with running_owt("--cache-mb", "0.001") as s:
+    # 0.002 MB is 2097 bytes: two 400-byte responses fit (each counts its
+    # headers and 512 bytes of overhead too), three do not.
+    with running_owt("--cache-mb", "0.002") as s:
 
         def get(path: str) -> requests.Response:
             response = s.post(PADDED, path=path, use_cache=True)
@@ -522,7 +523,28 @@ def test_the_size_bound_evicts_the_least_recently_used():
         stats = cache_stats(s)
         assert stats["evictions"] >= 2
         assert stats["entries"] == 2
-        assert 800 <= stats["bytes"] <= stats["max_bytes"] == 1048
+        assert 1800 <= stats["bytes"] <= stats["max_bytes"] == 2097
+
+
+def test_empty_responses_count_against_the_bound_too():
+    # 2,000 distinct empty responses under a 0.1 MB bound: each costs at
+    # least its overhead, so old ones are evicted and the bound holds.
+    with running_owt("--cache-mb", "0.1") as s, requests.Session() as session:
+        for i in range(2000):
+            response = session.post(
+                s.url,
+                json={
+                    "code": "def run():\n    return ''\n",
+                    "use_cache": True,
+                    "cache_key_override": f"empty-{i}",
+                },
+                timeout=30,
+            )
+            assert response.status_code == 200
+        stats = cache_stats(s)
+        assert stats["bytes"] <= stats["max_bytes"]
+        assert stats["entries"] <= stats["max_bytes"] // 512
+        assert stats["evictions"] >= 2000 - stats["entries"]
 
 
 def test_responses_bigger_than_the_bound_are_served_but_not_stored():

@@ -372,3 +372,32 @@ def test_code_over_max_code_kb_is_400(tmp_path):
             == 400
         )
         still_serves(server)
+
+
+def test_a_form_of_many_small_parts_is_refused_for_its_parts_not_its_size(owt):
+    # About 300 KB in 1,500 parts: within the 32 MB body limit, over the
+    # 1,000 parts a form may have. The message must say which.
+    files = {f"field{i}": (None, "x" * 200) for i in range(1500)}
+    files["code"] = (None, "def run(**kw):\n    return len(kw)\n")
+    response = requests.post(owt.url, files=files, timeout=30)
+    assert response.status_code == 413
+    body = response.json()
+    assert_error_shape(response, 413)
+    assert "1000 parts" in body["message"]
+    assert "32 MB limit" not in body["message"].split("within")[0]
+    still_serves(owt)
+
+
+def test_a_form_field_may_be_as_large_as_the_body_allows(owt):
+    # code_b64 of an 800 KB adaptor, sent as a form field.
+    import base64
+
+    padding = "x" * 800_000
+    source = f"PAD = {padding!r}\n\ndef run():\n    return len(PAD)\n"
+    response = requests.post(
+        owt.url,
+        data={"code_b64": base64.b64encode(source.encode()).decode()},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.text == "800000"

@@ -6,6 +6,7 @@ import socket
 import urllib.parse
 
 import pytest
+import requests
 
 from tests.owtserver import b64
 from tests.security.conftest import assert_error_shape
@@ -104,3 +105,40 @@ def test_ordinary_adaptor_headers_pass(owt):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Custom"].encode("latin-1") == "café ok".encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        "Response('hi', headers={'Transfer-Encoding': 'chunked'})",
+        "(Response('hi', headers={'Upgrade': 'h2c'}), 200)",
+        "(Response('hi'), 201, {'Connection': 'close'})",
+        "Response('hi', headers={'X-Evil': 'a\\x00b'})",
+    ],
+    ids=["transfer-encoding", "upgrade-in-tuple", "connection-added", "nul"],
+)
+def test_an_adaptors_own_response_gets_the_same_header_checks(owt, returned):
+    code = f"from flask import Response\ndef run():\n    return {returned}\n"
+    response = owt.post(code)
+    assert response.status_code == 500
+    assert response.json()["error"] == "bad_adaptor_result"
+    still_serves(owt)
+
+
+def test_a_wrong_content_length_cannot_smuggle_a_second_response(owt):
+    # The body says more than its Content-Length; on a kept-alive connection
+    # the rest would read as a second response if it went out as claimed.
+    code = (
+        "from flask import Response\n"
+        "def run():\n"
+        "    smuggled = 'HTTP/1.1 200 OK\\r\\nContent-Length: 6\\r\\n\\r\\nforged'\n"
+        "    return Response('ok' + smuggled, headers={'Content-Length': '2'})\n"
+    )
+    with requests.Session() as session:
+        first = session.post(owt.url, json={"code": code}, timeout=30)
+        second = session.get(owt.url + "/_owt/health", timeout=30)
+    assert first.status_code == 200
+    assert first.text.startswith("ok") and len(first.content) == int(
+        first.headers["Content-Length"]
+    )
+    assert second.status_code == 200 and second.json()["status"] == "ok"
