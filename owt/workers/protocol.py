@@ -35,6 +35,8 @@ Header = dict[str, t.Any]
 _PREFIX = struct.Struct("!IQ")
 #: A header is small; anything bigger is a broken or hostile peer.
 _MAX_HEADER = 256 * 1024 * 1024
+#: The largest payload one message may carry (a whole non-streamed body).
+MAX_PAYLOAD = 2 * 1024 * 1024 * 1024
 
 #: Stream flow control: a worker may be this far ahead of the HTTP client.
 WINDOW_CHUNKS = 8
@@ -95,10 +97,14 @@ class Channel:
             head_len, payload_len = _PREFIX.unpack(prefix)
             if head_len > _MAX_HEADER:
                 raise ProtocolError(f"header of {head_len} bytes")
+            if payload_len > MAX_PAYLOAD:
+                raise ProtocolError(f"payload of {payload_len} bytes")
             head = self._reader.read(head_len)
             payload = self._reader.read(payload_len) if payload_len else b""
         except (OSError, ValueError) as e:
             raise ChannelClosed(str(e)) from None
+        except (MemoryError, OverflowError) as e:
+            raise ProtocolError(f"a frame too large to read: {e!r}") from None
         if len(head) < head_len or len(payload) < payload_len:
             raise ChannelClosed("end of stream inside a message")
         header = self._load(head)

@@ -22,6 +22,7 @@ import threading
 import time
 import typing as t
 
+from owt import proctree
 from owt.workers import config as cfg
 from owt.workers.protocol import Channel
 from owt.workers.protocol import ChannelClosed
@@ -134,6 +135,13 @@ class WorkerSlot:
             pid = self.pid
         log.warning("worker %d (pid %d): killing it: %s", self.index, pid, reason)
         _kill_group(pid)
+
+    def _kill_for(self, reason: str) -> None:
+        with self.pool.cond:
+            self._kill_reason = reason
+            pid = self.pid
+        if pid is not None:
+            _kill_group(pid)
 
     def stop(self) -> None:
         """Ask the worker to exit; the lifecycle thread reaps it."""
@@ -276,12 +284,15 @@ class WorkerSlot:
         while True:
             try:
                 header, payload = channel.recv()
+                self._deliver(header, payload)
             except ChannelClosed:
                 return
-            except ProtocolError as e:
+            except Exception as e:  # ProtocolError, or a message that won't fit
+                # Whatever the worker meant, its channel can't be trusted now:
+                # kill it; the calls it was running get 502, a new one starts.
                 log.error("worker %d sent a bad message: %s", self.index, e)
+                self._kill_for(f"it sent a malformed message ({e})")
                 return
-            self._deliver(header, payload)
 
     def _deliver(self, header: Header, payload: bytes) -> None:
         request_id = header.get("id")
@@ -391,5 +402,11 @@ def _has_exited(pid: int) -> bool:
 
 
 def _kill_group(pid: int) -> None:
+    """Kill the worker ``pid``, its process group, and every process below it
+    (an adaptor's child may have left the group with ``setsid``)."""
+    below = proctree.descendants(pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    for child in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)

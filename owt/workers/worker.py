@@ -28,6 +28,7 @@ import threading
 import typing as t
 
 from owt import logformat
+from owt import proctree
 from owt.workers.protocol import WINDOW_BYTES
 from owt.workers.protocol import WINDOW_CHUNKS
 from owt.workers.protocol import Channel
@@ -459,11 +460,11 @@ def _exit_now() -> t.NoReturn:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this process when the thread that started it ends."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    """Have Linux kill this process when the thread that started it ends, and
+    adopt this worker's orphans (so that killing its tree finds them all,
+    even one an adaptor started in a session of its own)."""
+    proctree.die_with_parent()
+    proctree.become_subreaper()
     if os.getppid() != parent_pid:
         _exit_now()
 
