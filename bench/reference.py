@@ -1,9 +1,10 @@
 """The reference: hand-written Flask routes doing what the benchmarked adaptors do.
 
 ``python bench/reference.py --port P`` serves them with ``owt.serving.serve``,
-the very server ``owt serve`` runs on, so a comparison measures owt and
-nothing else. ``--server NAME`` serves them on a candidate server instead
-(see ``bench/servers.py``).
+the very front ``owt serve`` runs on (granian, with owt's bridge and
+bounds), so a comparison measures owt and nothing else. ``--server NAME``
+serves them on a candidate server of ``bench/candidates.py`` instead (see
+``bench/servers.py``).
 
 Routes:
 
@@ -48,26 +49,35 @@ def create_reference_app() -> Flask:
     return app
 
 
+def build_reference_app(options: t.Any) -> Flask:
+    """The reference app, built the way ``owt.serving`` builds owt's."""
+    return create_reference_app()
+
+
 def main() -> None:
     import argparse
+
+    from candidates import reference_app
+    from candidates import run_candidate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server", default="owt", help="owt (default) or a candidate")
+    parser.add_argument(
+        "--server", default="owt", help="owt (owt serve's front) or a candidate"
+    )
     parser.add_argument("--workers", type=int, default=1)
     opts = parser.parse_args()
     if opts.server == "owt":
         from owt.runtime import ServeOptions
         from owt.serving import serve
 
-        serve(
-            create_reference_app(), ServeOptions(address=opts.address, port=opts.port)
+        options = ServeOptions(
+            address=opts.address, port=opts.port, processes=opts.workers
         )
+        serve(options, build_reference_app)
     else:
-        from candidates import run_candidate
-
-        run_candidate(opts.server, create_reference_app(), opts.address, opts.port)
+        run_candidate(opts.server, reference_app, opts.address, opts.port, opts.workers)
 
 
 if __name__ == "__main__":

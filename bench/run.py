@@ -11,7 +11,9 @@ item 5 needs ``pip install -e '.[embed]'``. Every server is started here on
 
 1. owt's echo adaptor by GET and by POST JSON vs the reference route
    (``bench/reference.py``: a plain Flask route answering ``Hello, owt!``)
-   served by the very same server (``owt.serving``): requests/s, p50, p99;
+   served by the very same front as ``owt serve`` (``owt.serving.serve``:
+   granian with owt's bridge and bounds; the ``Server`` header is checked):
+   requests/s, p50, p99;
 2. an answer from owt's response cache (``use_cache``) vs the same route;
 3. time to the first event of a stream that yields one and then sleeps,
    owt vs a plain Flask streaming route;
@@ -21,16 +23,22 @@ item 5 needs ``pip install -e '.[embed]'``. Every server is started here on
    the model, vs later calls;
 6. memory after requests that each send code of their own, with
    ``--code-cache-size`` bounding the warm code;
-7. owt under gunicorn (``owt serve --gunicorn-workers``): 2 workers vs 1.
+7. ``owt serve --processes``: 2 worker processes vs 1;
+8. owt's echo by GET and by POST JSON on ``owt serve``'s front (granian) vs
+   owt's app on its old front (cheroot, ``bench/candidates.py``; needs
+   ``pip install -e '.[bench]'``), loaded in the same rounds as item 1.
 
-Load runs of owt and of the reference alternate, and requests/s are the
-median of the rounds, so that a neighbour's load on the machine hits both.
+Load runs of owt and of its baseline (the reference, the old front)
+alternate, and requests/s are the median of the rounds, so that a
+neighbour's load on the machine hits both.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib.util
 import os
 import platform
 import statistics
@@ -46,11 +54,15 @@ import workloads as w
 from load import LoadResult
 from load import wrk
 from procs import REPO
+from procs import Proc
+from procs import candidate_argv
 from procs import owt_argv
 from procs import reference_argv
 from procs import running
 
 CONNECTIONS = 8
+#: The front owt ran on before granian (item 8).
+OLD_FRONT = "cheroot"
 
 
 @dataclasses.dataclass
@@ -122,12 +134,32 @@ def load_alternately(
     return {name: median_load(results) for name, results in runs.items()}
 
 
-def items_1_to_3(s: Settings) -> list[Row]:
+def same_front(owt: Proc, ref: Proc) -> str:
+    """The front (``Server`` header) both answer from; raises if they differ."""
+    fronts = [
+        requests.get(p.url + "/_owt/health", timeout=10).headers.get("Server", "?")
+        for p in (owt, ref)
+    ]
+    if fronts[0] != fronts[1]:
+        raise RuntimeError(f"owt answers from {fronts[0]}, the reference {fronts[1]}")
+    return fronts[0]
+
+
+def old_front(wanted: bool) -> t.ContextManager[Proc | None]:
+    """owt's app on the front it ran on before (item 8), when wanted and there."""
+    if not wanted or importlib.util.find_spec(OLD_FRONT) is None:
+        return contextlib.nullcontext()
+    return running(candidate_argv("owt", OLD_FRONT), "/_owt/health")
+
+
+def items_1_to_3(s: Settings, with_old_front: bool = True) -> list[Row]:
     rows = []
     with (
         running(owt_argv(), "/_owt/health") as owt,
         running(reference_argv(), w.REFERENCE_GET) as ref,
+        old_front(with_old_front) as old,
     ):
+        front = same_front(owt, ref)
         expect(owt.url + w.ECHO_GET)
         expect(owt.url + "/hello", "POST", w.ECHO_POST)
         expect(ref.url + w.REFERENCE_GET)
@@ -143,6 +175,11 @@ def items_1_to_3(s: Settings) -> list[Row]:
         }
         if cache_state == "hit":
             targets["owt cache hit"] = (owt.url + cached_path, None)
+        if old is not None:
+            expect(old.url + w.ECHO_GET)
+            expect(old.url + "/hello", "POST", w.ECHO_POST)
+            targets["old GET"] = (old.url + w.ECHO_GET, None)
+            targets["old POST"] = (old.url + "/hello", w.ECHO_POST)
         # Warm both up (first requests load code, fill caches).
         for url, body in targets.values():
             wrk(url, 1, CONNECTIONS, body=body)
@@ -154,7 +191,9 @@ def items_1_to_3(s: Settings) -> list[Row]:
             rows.append(
                 Row(
                     "1",
-                    f"echo by {method}" + (" JSON" if method == "POST" else ""),
+                    f"echo by {method}"
+                    + (" JSON" if method == "POST" else "")
+                    + f" (both on {front})",
                     fmt_load(own),
                     fmt_load(base),
                     f"{ratio:.2f} x",
@@ -186,6 +225,7 @@ def items_1_to_3(s: Settings) -> list[Row]:
                     met="NO",
                 )
             )
+        rows += item_8_rows(got, front, with_old_front)
 
         owt_stream = w.owt_get_path(w.STREAM, {"pause": 0.05}, path="/stream")
         ref_stream = "/stream?sleep=0.05"
@@ -207,6 +247,38 @@ def items_1_to_3(s: Settings) -> list[Row]:
                 f"{own_ms - ref_ms:+.2f} ms",
                 "<= +2 ms",
                 verdict(own_ms - ref_ms <= 2.0),
+            )
+        )
+    return rows
+
+
+def item_8_rows(got: dict[str, LoadResult], front: str, wanted: bool) -> list[Row]:
+    """owt serve's front vs owt's app on the old front, from item 1's rounds."""
+    if not wanted:
+        return []
+    if "old GET" not in got:
+        return [
+            Row(
+                "8",
+                f"echo: {front} vs old front ({OLD_FRONT})",
+                f"not run: {OLD_FRONT} is not installed (pip install -e '.[bench]')",
+                target=">= 1.0 x",
+                met="NO",
+            )
+        ]
+    rows = []
+    for method in ("GET", "POST"):
+        new, old = got[f"owt {method}"], got[f"old {method}"]
+        ratio = new.rps / old.rps
+        rows.append(
+            Row(
+                "8",
+                f"echo by {method}: owt serve ({front}) vs old front ({OLD_FRONT})",
+                fmt_load(new),
+                fmt_load(old),
+                f"{ratio:.2f} x",
+                ">= 1.0 x",
+                verdict(ratio >= 1.0),
             )
         )
     return rows
@@ -278,7 +350,10 @@ def rss_run(codes: int, cache_size: int) -> tuple[list[tuple[int, float]], int]:
     """RSS checkpoints over ``codes`` distinct-code requests, and the warm count."""
     argv = owt_argv("--code-cache-size", str(cache_size))
     with running(argv, "/_owt/health") as owt:
-        points = probes.distinct_code_rss(owt.url, owt.rss_mb, codes)
+        # The whole process tree: granian's worker process runs the adaptors.
+        points = probes.distinct_code_rss(
+            owt.url, lambda: owt.rss_mb(children=True), codes
+        )
         warm = requests.get(owt.url + "/_owt/health", timeout=10).json()[
             "warm_adaptors"
         ]
@@ -318,8 +393,8 @@ def item_7(s: Settings) -> list[Row]:
     got: dict[int, list[LoadResult]] = {1: [], 2: []}
     servers = {}
     with (
-        running(owt_argv("--gunicorn-workers", "1"), "/_owt/health") as one,
-        running(owt_argv("--gunicorn-workers", "2"), "/_owt/health") as two,
+        running(owt_argv("--processes", "1"), "/_owt/health") as one,
+        running(owt_argv("--processes", "2"), "/_owt/health") as two,
     ):
         servers = {1: one, 2: two}
         for proc in servers.values():
@@ -333,7 +408,7 @@ def item_7(s: Settings) -> list[Row]:
     return [
         Row(
             "7",
-            "gunicorn: 2 workers vs 1 (echo GET)",
+            "--processes 2 vs 1 (echo GET)",
             fmt_load(two_r),
             fmt_load(one_r),
             f"{ratio:.2f} x",
@@ -344,7 +419,7 @@ def item_7(s: Settings) -> list[Row]:
 
 
 def print_table(rows: list[Row], out: t.TextIO = sys.stdout) -> None:
-    headers = Row("item", "measure", "owt", "reference", "ratio", "target", "met")
+    headers = Row("item", "measure", "owt", "baseline", "ratio", "target", "met")
     columns = [f.name for f in dataclasses.fields(Row)]
     widths = {c: max(len(getattr(r, c)) for r in [headers, *rows]) for c in columns}
 
@@ -363,7 +438,9 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument(
-        "--items", default="1,2,3,4,5,6,7", help="which items to run (1-3 run together)"
+        "--items",
+        default="1,2,3,4,5,6,7,8",
+        help="which items to run (1-3 and 8 run together)",
     )
     opts = parser.parse_args(argv)
     s = QUICK if opts.quick else FULL
@@ -371,17 +448,20 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     started = time.monotonic()
     load = os.getloadavg()
     rows: list[Row] = []
-    if items & {"1", "2", "3"}:
-        rows += items_1_to_3(s)
+    if items & {"1", "2", "3", "8"}:
+        rows += items_1_to_3(s, with_old_front="8" in items)
     steps = (("4", item_4), ("5", item_5), ("6", item_6), ("7", item_7))
     for name, step in steps:
         if name in items:
             rows += step(s)
+    rows = sorted((row for row in rows if row.item in items), key=lambda r: int(r.item))
     print(
         f"owt benchmarks ({'quick' if s.quick else 'full'}): {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average before "
         f"{load[0]:.2f}; wrk {CONNECTIONS} connections, {s.rounds} x {s.seconds:g} s "
-        f"per figure (median), owt and reference alternating."
+        "per figure (median), owt and its baseline alternating.\n"
+        "baseline: items 1-3 the reference (plain Flask) on owt serve's front; "
+        f"item 7 --processes 1; item 8 owt's app on its old front ({OLD_FRONT})."
     )
     print_table(rows)
     print(f"({time.monotonic() - started:.0f} s)")

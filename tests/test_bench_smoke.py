@@ -29,11 +29,19 @@ def test_quick_benchmark_prints_every_item():
     assert elapsed < 110
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     items = [row.split("|")[1].strip() for row in rows[1:]]
-    assert sorted(set(items)) == ["1", "2", "3", "4", "5", "6", "7"], done.stdout
+    assert sorted(set(items)) == ["1", "2", "3", "4", "5", "6", "7", "8"], done.stdout
     table = "\n".join(rows)
-    # Items 1, 2 and 7 measured requests/s side by side, with a ratio.
-    assert len(re.findall(r"[\d,]+/s p50 [\d.]+ p99 [\d.]+ ms", table)) >= 8, table
-    assert len(re.findall(r"\d+\.\d\d x", table)) >= 4, table
+    # Items 1, 2, 7 and 8 measured requests/s side by side, with a ratio.
+    assert len(re.findall(r"[\d,]+/s p50 [\d.]+ p99 [\d.]+ ms", table)) >= 12, table
+    assert len(re.findall(r"\d+\.\d\d x", table)) >= 6, table
+    # Item 1: owt and the plain Flask route answered from the same front.
+    assert len(re.findall(r"\| 1 .*echo by (GET|POST).*\(both on \w+\)", table)) == 2
+    # Item 8: owt serve's front beside the old one, new/old, by GET and POST.
+    for method in ("GET", "POST"):
+        old_front = (
+            rf"\| 8 .*echo by {method}: owt serve \(\w+\) vs old front \(cheroot\)"
+        )
+        assert re.search(old_front + r" .*ms\s*\| \d+\.\d\d x", table), table
     assert re.search(r"\| 3 .* ms .* ms .* [+-]\d+\.\d\d ms", table), table
     assert re.search(r"\| 4 .*own work, 1 KB \s*\| \d+ us", table), table
     assert re.search(r"\| 5 .* s first, [\d.]+ ms warm", table), table
