@@ -113,10 +113,29 @@ class AccessPolicy:
         """Whether ``--allow-origin`` lets pages of ``origin`` call owt."""
         return self.allow_any_origin or origin in self.allowed_origins
 
+    def check_host_header(self, request: Request) -> str:
+        """The request's ``Host``, refused if it names no loopback host while
+        owt is bound to loopback (the DNS rebinding guard).
+
+        :raises Forbidden: for a foreign host.
+        """
+        host = request.headers.get("Host", "")
+        if self.check_host and host and not host_is_loopback(host):
+            raise Forbidden(
+                f"Host {host!r} is not a loopback name; owt bound to loopback only "
+                "answers localhost, 127.0.0.1 and [::1] (DNS rebinding guard)."
+            )
+        return host
+
     def is_allowed_preflight(self, request: Request) -> bool:
         """A CORS preflight from an allowed origin (answered without auth:
-        browsers never send credentials on preflights, and it runs nothing)."""
+        browsers never send credentials on preflights, and it runs nothing).
+
+        :raises Forbidden: for a foreign ``Host``, as any request is.
+        """
         origin = request.headers.get("Origin")
+        if origin is not None and request.method == "OPTIONS":
+            self.check_host_header(request)
         return (
             request.method == "OPTIONS"
             and origin is not None
@@ -130,12 +149,7 @@ class AccessPolicy:
         :raises Forbidden: bad Host or origin.
         :raises Unauthorized: missing or wrong credentials.
         """
-        host = request.headers.get("Host", "")
-        if self.check_host and host and not host_is_loopback(host):
-            raise Forbidden(
-                f"Host {host!r} is not a loopback name; owt bound to loopback only "
-                "answers localhost, 127.0.0.1 and [::1] (DNS rebinding guard)."
-            )
+        host = self.check_host_header(request)
         self._check_origin(request, host)
         if self._credentials is not None:
             self._check_credentials(request.headers.get("Authorization", ""))

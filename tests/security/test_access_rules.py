@@ -138,6 +138,29 @@ def test_owt_endpoints_answer_with_right_credentials(authed):
     assert status == 200 and json.loads(data)["status"] == "ok"
 
 
+def test_cors_preflight_passes_the_host_check_like_any_request(tmp_path):
+    page = "http://127.0.0.1:5555"
+    with running_owt("--allow-origin", page, log_dir=tmp_path) as server:
+        status, _, _ = raw_request(
+            server.port,
+            "OPTIONS",
+            "/x",
+            {
+                "Origin": page,
+                "Access-Control-Request-Method": "POST",
+                "Host": f"rebound.example:{server.port}",
+            },
+        )
+        assert status == 403
+        status, _, _ = raw_request(
+            server.port,
+            "OPTIONS",
+            "/x",
+            {"Origin": page, "Access-Control-Request-Method": "POST"},
+        )
+        assert status == 204
+
+
 def test_cors_preflight_needs_no_credentials_but_runs_nothing(tmp_path):
     # Browsers never send credentials on a preflight (Fetch standard), so an
     # allowed origin's preflight is answered without them; the request it
