@@ -11,6 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from owt.cli import main
+from tests.owtserver import REPO
 from tests.owtserver import fields
 from tests.owtserver import free_port
 from tests.owtserver import wait_until_up
@@ -68,3 +69,13 @@ def test_every_serve_option_is_in_the_readme():
         if opt.startswith("--") and opt not in ("--help",) and f"={opt}=" not in readme
     ]
     assert missing == []
+
+
+def test_the_license_is_an_spdx_expression():
+    # setuptools deprecated the ``license = {text = ...}`` table (an error
+    # from 2027); an SPDX string needs setuptools 77 or later.
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]
