@@ -213,6 +213,7 @@ export function basicAuthHeader(auth) {
  * @returns {Promise<Response>}
  */
 async function send(url, code, kwargs, options, defaultMethod) {
+  refuseUrlWithCode(url);
   const method = (options.method ?? defaultMethod).toUpperCase();
   /** @type {Record<string, string>} */
   const headers = { ...(options.headers ?? {}) };
@@ -229,6 +230,23 @@ async function send(url, code, kwargs, options, defaultMethod) {
   const response = await fetch(target, init);
   if (!response.ok) throw await errorFromResponse(response);
   return response;
+}
+
+/**
+ * `call` and `stream` send the code themselves: a URL that already carries
+ * code (one `owtify` made) would send it twice, which owt refuses.
+ * @param {string} url
+ */
+function refuseUrlWithCode(url) {
+  const query = new URL(url, 'http://localhost').searchParams;
+  for (const field of ['code_b64', 'code', 'kwargs_b64', 'kwargs']) {
+    if (query.has(field)) {
+      throw new Error(
+        `This URL already carries ${field} (an owtify URL?); call and stream send ` +
+          'the code and kwargs themselves: pass the server URL and path instead.',
+      );
+    }
+  }
 }
 
 /**

@@ -284,3 +284,22 @@ test('auth: no credentials and a wrong password are refused, the right ones work
   }, { auth: AUTH });
   assert.deepEqual(data, ['0', '[DONE]']);
 });
+
+test("the README's error example: call on a plain URL gets the adaptor's error", async () => {
+  await assert.rejects(call(`${URL_}/oops`, 'def run(): return 1 / 0'), (error) => {
+    assert.ok(error instanceof OwtError);
+    assert.equal(error.status, 500);
+    assert.equal(error.kind, 'adaptor_error');
+    assert.match(error.traceback ?? '', /ZeroDivisionError/);
+    return true;
+  });
+});
+
+test('call and stream refuse a URL that already carries code, saying why', async () => {
+  const url = owtify(`${URL_}/adaptor`, 'def run(): return 1', {});
+  await assert.rejects(call(url, 'def run(): return 1 / 0'), /already carries code_b64/);
+  await assert.rejects(
+    stream(url, 'def run(): return 1', {}, () => {}),
+    /already carries code_b64/,
+  );
+});
