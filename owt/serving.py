@@ -175,15 +175,35 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> ASGIBridge:
     proctree.die_with_parent()
     _serving_pid = os.getpid()
     os.register_at_fork(
-        after_in_parent=_wait_for_nested_server, after_in_child=_reset_signals_in_child
+        before=_hold_signals,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_reset_signals_in_child,
     )
     app = build_app(options)
     return ASGIBridge(app, threads_per_process(options), options.header_timeout)
 
 
+#: Signals held back around a fork, so none reaches a child before
+#: :func:`_reset_signals_in_child` has undone the worker's handling of it.
+_HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+def _hold_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+
+
+def _release_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)
+
+
+def _after_fork_in_parent() -> None:
+    _release_signals()
+    _wait_for_nested_server()
+
+
 def _reset_signals_in_child() -> None:
     """In a process forked from a serving worker (by adaptor code), undo the
-    worker's signal handling.
+    worker's signal handling, then let held signals in.
 
     The worker hands SIGTERM and SIGINT to granian, and its event loop learns
     of signals through a pipe Python writes their numbers to. A forked child
@@ -194,6 +214,8 @@ def _reset_signals_in_child() -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _release_signals()
 
 
 def _wait_for_nested_server() -> None:
@@ -211,17 +233,8 @@ def _wait_for_nested_server() -> None:
     is_main = getattr(target, "__name__", "") == "main" and getattr(
         target, "__module__", ""
     ) in ("owt.server", "__main__")
-    if not is_main or not args.port:
-        return
-    host = args.address.strip("[]")
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    deadline = time.monotonic() + NESTED_START_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, args.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.02)
+    if is_main and args.port:
+        wait_until_listening(args.address, args.port, NESTED_START_SECONDS)
 
 
 def _process_being_started() -> multiprocessing.process.BaseProcess | None:
@@ -278,18 +291,26 @@ def _bound_socket(
     return sock
 
 
+def wait_until_listening(address: str, port: int, seconds: float) -> bool:
+    """Whether something accepts connections on ``address:port`` within
+    ``seconds`` (a wildcard address is tried on loopback)."""
+    host = address.strip("[]")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
 def _announce_when_listening(options: ServeOptions) -> None:
     """Print the ready line once a worker accepts connections (in a thread)."""
 
     def wait_then_print() -> None:
-        deadline = time.monotonic() + START_SECONDS
-        host = options.address.strip("[]")
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((host, options.port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.02)
+        wait_until_listening(options.address, options.port, START_SECONDS)
         print(f"Owt serving on {options.address}:{options.port}", flush=True)
 
     threading.Thread(target=wait_then_print, name="owt-ready", daemon=True).start()
