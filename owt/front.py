@@ -83,7 +83,8 @@ class _Request:
         self.timeout = timeout
         self.complete = False
         self.gone = threading.Event()
-        self._watcher: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Future[None] | None = None
+        self.finished = False
 
     async def next_chunk(self) -> bytes:
         """The next piece of the body (``b""`` once it is all read)."""
@@ -96,10 +97,7 @@ class _Request:
             self.complete = not message.get("more_body", False)
             chunk = bytes(message.get("body", b""))
             if chunk:
-                if self.complete:
-                    self.watch()
                 return chunk
-        self.watch()
         return b""
 
     async def read_all(self) -> bytes:
@@ -108,9 +106,19 @@ class _Request:
             parts.append(chunk)
         return b"".join(parts)
 
-    def watch(self) -> None:
-        """Once the body is read, learn when the client disconnects."""
-        if self._watcher is None and not self.gone.is_set():
+    def client_gone(self) -> bool:
+        """Whether the client has disconnected (callable from any thread).
+
+        Known once the body has been read: the first call then starts
+        watching the connection, so requests nobody asks about cost nothing.
+        """
+        if self._watcher is None and self.complete and not self.gone.is_set():
+            self._watcher = self.loop.create_future()  # a placeholder: once
+            self.loop.call_soon_threadsafe(self._watch)
+        return self.gone.is_set()
+
+    def _watch(self) -> None:
+        if not self.finished:
             self._watcher = self.loop.create_task(self._wait_for_disconnect())
 
     async def _wait_for_disconnect(self) -> None:
@@ -119,6 +127,8 @@ class _Request:
         self.gone.set()
 
     def stop_watching(self) -> None:
+        """The response is done: stop (or never start) watching."""
+        self.finished = True
         if self._watcher is not None:
             self._watcher.cancel()
 
@@ -203,7 +213,7 @@ class ASGIBridge:
         request = _Request(receive, loop, self.body_timeout)
         environ = self._environ(scope)
         environ["wsgi.input"] = await self._body(environ, request)
-        environ[CLIENT_GONE_KEY] = request.gone.is_set
+        environ[CLIENT_GONE_KEY] = request.client_gone
         try:
             start, whole, stream = await loop.run_in_executor(
                 self.pool, self._call_app, environ
@@ -229,15 +239,16 @@ class ASGIBridge:
 
     async def _body(self, environ: dict[str, t.Any], request: _Request) -> t.IO[bytes]:
         length = environ.get("CONTENT_LENGTH", "")
-        chunked = "HTTP_TRANSFER_ENCODING" in environ
-        small = length.isdigit() and int(length) <= PREREAD_BYTES
-        if not (small or (not length and not chunked)):
+        if not length and "HTTP_TRANSFER_ENCODING" not in environ:
+            request.complete = True  # no body: nothing to wait for
+            return io.BytesIO(b"")
+        if not (length.isdigit() and int(length) <= PREREAD_BYTES):
             return io.BufferedReader(_LazyBody(request))
         try:
-            body = await asyncio.wait_for(request.read_all(), self.body_timeout)
+            async with asyncio.timeout(self.body_timeout):
+                return io.BytesIO(await request.read_all())
         except TimeoutError:
             return io.BufferedReader(_TimedOutBody(self.body_timeout))
-        return io.BytesIO(body)
 
     def _environ(self, scope: Message) -> dict[str, t.Any]:
         environ = dict(self.base_environ)
