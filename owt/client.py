@@ -37,6 +37,7 @@ import urllib.parse
 from pathlib import Path
 
 import requests
+import urllib3
 
 from owt.codec import b64encode_text
 from owt.codec import check_url_length
@@ -537,6 +538,13 @@ def error_from_event(event: Event, status: int = 200) -> OwtClientError | None:
     return _error_from_body(status, body)
 
 
+def _closed_without_answer(error: requests.exceptions.ConnectionError) -> bool:
+    """Whether the server took the request and closed before answering (an
+    adaptor's stream failed at once), rather than not being reachable."""
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, urllib3.exceptions.ProtocolError)
+
+
 def broken_off(response: requests.Response | None, error: Exception) -> OwtClientError:
     """The error for an answer cut off before its end (the server failed)."""
     return OwtClientError(
@@ -679,22 +687,28 @@ class Client:
         timeout = self.http_timeout
         if method.upper() == "GET":
             check_url_length(build_url(self.base_url, fields))
-            response = self.session.get(
-                self.base_url,
-                params=query_fields(fields),
-                auth=self.auth,
-                stream=stream,
-                timeout=timeout,
-            )
-        else:
-            response = self.session.request(
-                method.upper(),
-                self.base_url,
-                json=fields,
-                auth=self.auth,
-                stream=stream,
-                timeout=timeout,
-            )
+        try:
+            if method.upper() == "GET":
+                response = self.session.get(
+                    self.base_url,
+                    params=query_fields(fields),
+                    auth=self.auth,
+                    stream=stream,
+                    timeout=timeout,
+                )
+            else:
+                response = self.session.request(
+                    method.upper(),
+                    self.base_url,
+                    json=fields,
+                    auth=self.auth,
+                    stream=stream,
+                    timeout=timeout,
+                )
+        except requests.exceptions.ConnectionError as e:
+            if _closed_without_answer(e):
+                raise broken_off(None, e) from None
+            raise
         if response.status_code >= 400:
             with response:
                 raise error_from_response(response)

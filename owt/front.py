@@ -1,4 +1,4 @@
-"""Run owt's WSGI app behind granian's ASGI interface.
+"""Run owt's WSGI app on granian: directly, or behind its ASGI interface.
 
 granian speaks WSGI itself, but a WSGI app there can't learn that its
 client hung up (so a long adaptor call can't be cancelled when its caller
@@ -182,6 +182,61 @@ class _TimedOutBody(io.RawIOBase):
         )
 
 
+class _TimedInput(io.RawIOBase):
+    """``wsgi.input`` whose every read gives up after ``timeout`` seconds.
+
+    granian's own WSGI body blocks its caller until data comes; each read
+    here runs on a helper thread instead, so a stalled body ends in a 408.
+    The helper is freed when the connection closes (owt has answered).
+    """
+
+    def __init__(
+        self, raw: t.Any, pool: concurrent.futures.Executor, timeout: float
+    ) -> None:
+        self._raw = raw
+        self._pool = pool
+        self._timeout = timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:
+        reading = self._pool.submit(self._raw.read, len(buffer))
+        try:
+            data: bytes = reading.result(self._timeout)
+        except concurrent.futures.TimeoutError:
+            raise BodyTimeout(
+                f"The request body stopped arriving for {self._timeout:g} s "
+                "(--header-timeout)."
+            ) from None
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class TimedBodies:
+    """WSGI middleware: request bodies read with a time limit per read.
+
+    For granian's WSGI interface, which owt uses when adaptors run inline:
+    the app runs on granian's own threads, and only reading a body costs a
+    hand-off to a helper thread.
+    """
+
+    def __init__(self, app: WSGIApp, threads: int, body_timeout: float) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="owt-body"
+        )
+
+    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        """Serve one request, its body (if any) behind a timed reader."""
+        if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:
+            raw = environ["wsgi.input"]
+            timed = _TimedInput(raw, self.pool, self.body_timeout)
+            environ["wsgi.input"] = io.BufferedReader(timed, PREREAD_BYTES)
+        return self.app(environ, start_response)
+
+
 class ASGIBridge:
     """An ASGI application that serves the WSGI app ``app``.
 
@@ -222,8 +277,9 @@ class ASGIBridge:
                 {
                     "type": "http.response.start",
                     "status": start.status,
+                    # As granian's WSGI interface does: text as UTF-8.
                     "headers": [
-                        (name.encode("latin-1"), value.encode("latin-1"))
+                        (name.encode("latin-1"), value.encode())
                         for name, value in start.headers
                     ],
                 }

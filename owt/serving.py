@@ -53,6 +53,7 @@ from owt import proctree
 from owt.errors import PortUnavailable
 from owt.errors import StreamAborted
 from owt.front import ASGIBridge
+from owt.front import TimedBodies
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
@@ -150,8 +151,9 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
         "owt.server:create_app",  # a label: the app comes from load_worker_app
         address=host,
         port=options.port,
-        interface=Interfaces.ASGINL,
+        interface=_interface(options),
         workers=options.processes,
+        blocking_threads=threads if _interface(options) == Interfaces.WSGI else 1,
         backpressure=max(CONNECTIONS_PER_PROCESS, threads),
         backlog=BACKLOG,
         # HTTP/1 only: with protocol detection on, a silent connection is
@@ -169,7 +171,15 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
     )
 
 
-def load_worker_app(build_app: AppFactory, options: ServeOptions) -> ASGIBridge:
+def _interface(options: ServeOptions) -> Interfaces:
+    """granian's WSGI interface for inline adaptors (the fastest: about twice
+    the requests/s), its ASGI one (through :class:`owt.front.ASGIBridge`)
+    with ``--executor process``, which cancels a call whose client hung up.
+    """
+    return Interfaces.ASGINL if options.executor == "process" else Interfaces.WSGI
+
+
+def load_worker_app(build_app: AppFactory, options: ServeOptions) -> t.Any:
     """Build the app in a worker process (granian calls this once per worker)."""
     global _serving_pid
     proctree.die_with_parent()
@@ -180,7 +190,10 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> ASGIBridge:
         after_in_child=_reset_signals_in_child,
     )
     app = build_app(options)
-    return ASGIBridge(app, threads_per_process(options), options.header_timeout)
+    threads = threads_per_process(options)
+    if _interface(options) == Interfaces.WSGI:
+        return TimedBodies(app, threads, options.header_timeout)
+    return ASGIBridge(app, threads, options.header_timeout)
 
 
 #: Signals held back around a fork, so none reaches a child before

@@ -1,6 +1,8 @@
 """A stream that fails after it started must not look like a success
 (issue 13): a plain stream is cut off without its last chunk, so curl,
-requests, ``owt call`` and the Python client all report a failure; a
+requests, ``owt call`` and the Python client all report a failure (when
+the failure comes at once, the front may close the connection even before
+the response's head: a failure all the same); a
 server-sent-event stream ends with ``event: error``. Whatever the adaptor's
 message holds, it can't forge a line of owt's log."""
 
@@ -10,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -40,8 +43,14 @@ def server(request, tmp_path_factory):
         yield owt
 
 
+CUT_OFF = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ConnectionError,
+)
+
+
 def test_requests_raises_on_a_plain_stream_that_fails(server):
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+    with pytest.raises(CUT_OFF):
         server.post(FAILS_AFTER_ONE, path="/x")
 
 
@@ -59,7 +68,7 @@ def test_curl_exits_non_zero_after_the_first_chunk(server):
         text=True,
         timeout=30,
     )
-    assert done.stdout == "one\n"
+    assert done.stdout in ("one\n", "")
     assert done.returncode != 0, done.stderr
 
 
@@ -73,7 +82,7 @@ def test_owt_call_exits_1(server, tmp_path):
         text=True,
         timeout=30,
     )
-    assert done.stdout == "one\n"
+    assert done.stdout in ("one\n", "")
     assert done.returncode == 1
     assert done.stderr.strip()
 
@@ -88,13 +97,17 @@ def test_python_client_call_and_stream_raise(server):
 
 
 def test_the_log_names_the_request_and_the_error(server):
-    response = server.post(FAILS_AFTER_ONE, path="/named", stream=True)
-    request_id = response.headers["X-Request-Id"]
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        response.content  # noqa: B018 (reading the body is the point)
+    path = f"/named-{time.monotonic_ns()}"
+    with pytest.raises(CUT_OFF):
+        server.post(FAILS_AFTER_ONE, path=path)
+    deadline = time.monotonic() + 5
+    while path not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = server.output()
-    lines = [line for line in log.splitlines() if request_id in line]
-    assert any("boom" in line for line in lines), log[-2000:]
+    access = [line for line in log.splitlines() if f"POST {path} " in line]
+    request_id = access[0].rsplit("id=", 1)[1]
+    named = [line for line in log.splitlines() if request_id in line]
+    assert any("boom" in line for line in named), log[-2000:]
 
 
 def test_an_event_stream_still_ends_with_an_error_event(server):
@@ -124,7 +137,7 @@ FORGED = "2026-01-01 00:00:00,000 INFO GET /forged code=- status=200 0.1ms id=x"
 def test_an_error_message_cannot_forge_a_log_line(server, code):
     try:
         server.post(code, path="/forge")
-    except requests.exceptions.ChunkedEncodingError:
+    except CUT_OFF:
         pass
     log = server.output()
     assert "GET /forged" in log  # the text is logged...
