@@ -13,7 +13,13 @@ Everything is bounded before owt's code, auth included, sees a request:
   client is silent, trickling, or idle on a kept-alive connection;
 - connections held open at once: :data:`CONNECTIONS_PER_PROCESS`;
 - body: ``--max-request-mb``, refused by owt with 413 before any of it is
-  read; every error owt answers before reading the body leaves it unread.
+  read; every error owt answers before reading the body leaves it unread;
+  a pause of ``--header-timeout`` while reading it is a 408.
+
+Interfaces (see :mod:`owt.front`): inline adaptors run on granian's WSGI
+interface, the fastest; with ``--executor process`` the app runs behind
+granian's ASGI interface, which tells owt when a client hangs up, so the
+call it was waiting for is cancelled.
 
 Threads: a request whose headers are complete gets a thread at once, up to
 ``--max-concurrency`` plus :data:`THREAD_HEADROOM` (for requests that run
