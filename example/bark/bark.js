@@ -242,4 +242,7 @@ async function setUpPage() {
   setStatus('Ready (' + adaptor + ').', 'ready');
 }
 
-document.addEventListener('DOMContentLoaded', setUpPage);
+// Outside a page (Node loading this file to call getAudio) there is none to set up.
+if (typeof document !== 'undefined') {
+  document.addEventListener('DOMContentLoaded', setUpPage);
+}

@@ -1,0 +1,3 @@
+# example/hello.py: the adaptor the README's calling examples send
+def run(name):
+    return f"Hello, {name}!"
