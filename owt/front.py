@@ -191,17 +191,37 @@ class _TimedInput(io.RawIOBase):
     """
 
     def __init__(
-        self, raw: t.Any, pool: concurrent.futures.Executor, timeout: float
+        self,
+        raw: t.Any,
+        pool: concurrent.futures.Executor,
+        timeout: float,
+        length: int | None,
     ) -> None:
         self._raw = raw
         self._pool = pool
         self._timeout = timeout
+        #: Bytes still to come, when the request said (Content-Length).
+        self._remaining = length
+        self._pending = b""
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: t.Any) -> int:
-        reading = self._pool.submit(self._raw.read, len(buffer))
+        if not self._pending:
+            if self._remaining == 0:
+                return 0
+            self._pending = self._next_piece(len(buffer))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _next_piece(self, wanted: int) -> bytes:
+        # A body of known length up to PREREAD_BYTES comes in one hand-off.
+        if self._remaining is not None and self._remaining <= PREREAD_BYTES:
+            wanted = self._remaining
+        reading = self._pool.submit(self._raw.read, wanted)
         try:
             data: bytes = reading.result(self._timeout)
         except concurrent.futures.TimeoutError:
@@ -209,8 +229,9 @@ class _TimedInput(io.RawIOBase):
                 f"The request body stopped arriving for {self._timeout:g} s "
                 "(--header-timeout)."
             ) from None
-        buffer[: len(data)] = data
-        return len(data)
+        if self._remaining is not None:
+            self._remaining = 0 if not data else max(0, self._remaining - len(data))
+        return bytes(data)
 
 
 class TimedBodies:
@@ -230,9 +251,11 @@ class TimedBodies:
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
         """Serve one request, its body (if any) behind a timed reader."""
-        if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:
+        length = environ.get("CONTENT_LENGTH", "")
+        if length or "HTTP_TRANSFER_ENCODING" in environ:
             raw = environ["wsgi.input"]
-            timed = _TimedInput(raw, self.pool, self.body_timeout)
+            known = int(length) if length.isdigit() else None
+            timed = _TimedInput(raw, self.pool, self.body_timeout, known)
             environ["wsgi.input"] = io.BufferedReader(timed, PREREAD_BYTES)
         return self.app(environ, start_response)
 
