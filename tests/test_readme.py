@@ -69,18 +69,6 @@ MAX_EVAL_NO = 8
 #: What an ``:eval no`` block may be: one of these must be in its text.
 EVAL_NO_KINDS = ("owt serve", "pip install", "test-all.sh", "python -m owt.server")
 
-#: Sections whose blocks are reported as skipped, with the reason: the
-#: Performance section is kept by whoever runs the benchmarks, and its blocks
-#: (a long benchmark run; a gunicorn install and server) await ``:eval no``
-#: or a form that runs as printed there.
-FOREIGN_SECTIONS = {
-    "Performance": (
-        "README.org's '* Performance' section is maintained with the benchmarks; "
-        "its blocks still need ':eval no' (pip install / owt serve) or to run "
-        "as printed"
-    )
-}
-
 SHELLS = ("sh", "bash", "shell")
 RUNNABLE = (*SHELLS, "python", "javascript", "js", "json")
 
@@ -357,8 +345,6 @@ def test_block_runs_as_printed(
 ) -> None:
     if block.eval_no:
         pytest.skip(":eval no (a set-up command or a server that runs until stopped)")
-    if block.path.name == "README.org" and block.section in FOREIGN_SECTIONS:
-        pytest.skip(FOREIGN_SECTIONS[block.section])
 
     shown = shown_file(block)
     if shown is not None:
