@@ -10,6 +10,7 @@ import signal
 import time
 
 import pytest
+import requests
 
 from tests.owtserver import running_owt
 from tests.workers.procs import PROCESS
@@ -136,3 +137,35 @@ def test_a_worker_that_breaks_the_protocol_is_replaced_and_its_call_is_a_502(tmp
         assert not pid_alive(before["pid"])
         assert server.post("def run():\n    return 'fine'\n").text == "fine"
         assert [w["state"] for w in workers(server)] == ["ready"]
+
+
+def test_sigterm_stops_owt_within_2s_with_the_spec_meta_server_still_running(tmp_path):
+    # The spec's meta example starts a whole second owt in a
+    # multiprocessing.Process; here nobody stops it before owt is stopped.
+    from tests.owtserver import free_port
+
+    inner = free_port()
+    meta = (
+        "def run(new_port):\n"
+        "    _globals = {'new_port': new_port}\n"
+        "    _locals = {}\n"
+        "    exec('from owt.server import *\\n"
+        "from multiprocessing import Process\\n"
+        "args.port = new_port\\n"
+        "server_thread = Process(target=main)\\n', _globals, _locals)\n"
+        "    _locals['server_thread'].start()\n"
+        "    return str(_locals['server_thread'].pid)\n"
+    )
+    with running_owt(log_dir=tmp_path) as server:
+        child = int(server.post(meta, {"new_port": inner}).text)
+        health = f"http://127.0.0.1:{inner}/_owt/health"
+
+        assert requests.get(health, timeout=10).json()["status"] == "ok"
+        started = time.monotonic()
+        os.kill(server.proc.pid, signal.SIGTERM)
+        server.proc.wait(timeout=10)
+        took = time.monotonic() - started
+    assert took < 2.0, f"owt took {took:.1f} s to stop"
+    assert wait_gone(child, 2)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(health, timeout=2)
