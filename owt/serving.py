@@ -115,6 +115,8 @@ GRANIAN_LOGGING: dict[str, t.Any] = {
     },
     "loggers": {GRANIAN_LOGGER: {"handlers": ["stderr"], "propagate": False}},
 }
+log = logging.getLogger("owt")
+
 #: Builds the WSGI app in each worker process.
 AppFactory = t.Callable[[ServeOptions], t.Any]
 
@@ -142,13 +144,44 @@ def serve(options: ServeOptions, build_app: AppFactory) -> None:
     Server.install(options)
     proctree.become_subreaper()
     _raise_open_file_limit()
-    front = _build_front(options, reservation.getsockname()[0])
-    front.on_startup(functools.partial(_announce_when_listening, options))
-    front.on_shutdown(functools.partial(_stop_everything, reservation))
-    front.serve(
-        target_loader=functools.partial(load_worker_app, build_app, options),
-        wrap_loader=False,
+    host = reservation.getsockname()[0]
+    loader = functools.partial(load_worker_app, build_app, options)
+    try:
+        announced = threading.Event()
+        while _serve_until_stopped(options, host, loader, announced):
+            log.error(
+                "owt's worker process died twice in a row (granian gives up on "
+                "such a worker); starting owt's front again."
+            )
+    finally:
+        reservation.close()
+
+
+def _serve_until_stopped(
+    options: ServeOptions,
+    host: str,
+    loader: t.Callable[[], t.Any],
+    announced: threading.Event,
+) -> bool:
+    """Run granian until a signal stops it (False), or until it gives up on
+    a worker that keeps dying after owt has answered (True: start again).
+
+    An adaptor that ends its process (``os._exit``) costs that worker, which
+    granian restarts; twice within seconds and granian stops altogether.
+    """
+    answered = threading.Event()  # in this run
+    front = _build_front(options, host)
+    front.on_startup(
+        functools.partial(_announce_when_listening, options, answered, announced)
     )
+    front.on_shutdown(_stop_descendants)
+    try:
+        front.serve(target_loader=loader, wrap_loader=False)
+    except SystemExit as stop:
+        if stop.code and answered.is_set():
+            return True
+        raise
+    return False
 
 
 def _build_front(options: ServeOptions, host: str) -> Granian:
@@ -325,21 +358,28 @@ def wait_until_listening(address: str, port: int, seconds: float) -> bool:
     return False
 
 
-def _announce_when_listening(options: ServeOptions) -> None:
-    """Print the ready line once a worker accepts connections (in a thread)."""
+def _announce_when_listening(
+    options: ServeOptions, answered: threading.Event, announced: threading.Event
+) -> None:
+    """Once a worker accepts connections, set ``answered`` and print the
+    ready line (once: not again when granian is started again). In a thread.
+    """
 
     def wait_then_print() -> None:
-        wait_until_listening(options.address, options.port, START_SECONDS)
-        print(f"Owt serving on {options.address}:{options.port}", flush=True)
+        if not wait_until_listening(options.address, options.port, START_SECONDS):
+            return
+        answered.set()
+        if not announced.is_set():
+            announced.set()
+            print(f"Owt serving on {options.address}:{options.port}", flush=True)
 
     threading.Thread(target=wait_then_print, name="owt-ready", daemon=True).start()
 
 
-def _stop_everything(reservation: socket.socket) -> None:
+def _stop_descendants() -> None:
     # granian has stopped (or killed) its workers: now every process any of
-    # them started, wherever it was re-parented to, and the port.
+    # them started, wherever it was re-parented to.
     proctree.kill_descendants(SHUTDOWN_SECONDS)
-    reservation.close()
 
 
 def _raise_open_file_limit() -> None:
