@@ -82,7 +82,6 @@ class Block:
     lang: str
     header: str
     text: str
-    section: str  # the top-level heading it sits under
     shown_output: list[str] | None  # from a #+RESULTS: after the block
 
     @property
@@ -122,12 +121,8 @@ END = re.compile(r"^\s*#\+end_src\s*$", re.IGNORECASE)
 def parse_blocks(path: Path) -> list[Block]:
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks = []
-    section = ""
     i = 0
     while i < len(lines):
-        heading = re.match(r"^\* (.*)$", lines[i])
-        if heading:
-            section = heading.group(1).strip()
         begin = BEGIN.match(lines[i])
         if not begin:
             i += 1
@@ -148,7 +143,6 @@ def parse_blocks(path: Path) -> list[Block]:
                 lang=lang,
                 header=header.strip(),
                 text="\n".join(body) + "\n",
-                section=section,
                 shown_output=results_after(lines, j + 1),
             )
         )
@@ -328,7 +322,6 @@ def test_shown_output_is_really_compared():
         lang="sh",
         header="",
         text="echo hi\n# -> hi\n",
-        section="",
         shown_output=["Hello, ... from 127.0.0.1:9876!"],
     )
     assert block.expected_output() == ["hi", "Hello, ... from 127.0.0.1:9876!"]
