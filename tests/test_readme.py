@@ -41,7 +41,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import typing as t
@@ -49,6 +48,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.examples.conftest import port_is_free
 from tests.owtserver import REPO
 from tests.owtserver import OwtProcess
 from tests.owtserver import running_owt
@@ -197,16 +197,6 @@ def test_only_setup_and_server_blocks_are_not_evaluated():
 
 
 # -- the server the blocks call ---------------------------------------------
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.fixture(scope="module")
