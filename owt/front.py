@@ -40,6 +40,8 @@ Send = t.Callable[[Message], t.Awaitable[None]]
 #: The environ key of a callable telling whether the client has hung up.
 CLIENT_GONE_KEY = "owt.client_gone"
 ClientGone = t.Callable[[], bool]
+#: How often a stream waiting for a slow reader looks whether it has left.
+_GONE_CHECK_SECONDS = 0.25
 #: Bodies up to this size are read before the app runs, without a thread.
 PREREAD_BYTES = 64 * 1024
 
@@ -310,6 +312,8 @@ class ASGIBridge:
             if stream is None:
                 await send({"type": "http.response.body", "body": whole})
             else:
+                # A stream must learn of a client that left: watch now.
+                request.client_gone()
                 await loop.run_in_executor(
                     self.pool, _pump, stream, send, loop, request.gone
                 )
@@ -414,15 +418,29 @@ def _pump(
             if gone.is_set():
                 return
             message = {"type": "http.response.body", "body": chunk, "more_body": True}
-            try:
-                asyncio.run_coroutine_threadsafe(_send(send, message), loop).result()
-            except Exception:
+            if not _sent(
+                asyncio.run_coroutine_threadsafe(_send(send, message), loop), gone
+            ):
                 return  # the client went away
         final = {"type": "http.response.body", "body": b"", "more_body": False}
         with contextlib.suppress(Exception):  # the client went away at the end
             asyncio.run_coroutine_threadsafe(_send(send, final), loop).result()
     finally:
         _close(body)
+
+
+def _sent(sending: concurrent.futures.Future[None], gone: threading.Event) -> bool:
+    """Wait for a chunk to go out, as long as the client is there to take it."""
+    while True:
+        try:
+            sending.result(_GONE_CHECK_SECONDS)
+            return True
+        except concurrent.futures.TimeoutError:
+            if gone.is_set():
+                sending.cancel()
+                return False
+        except Exception:
+            return False
 
 
 async def _send(send: Send, message: Message) -> None:
