@@ -1,4 +1,4 @@
-"""Run owt's WSGI app on granian: directly, or behind its ASGI interface.
+"""Run owt's WSGI app behind granian's ASGI interface (``--executor process``).
 
 granian speaks WSGI itself, but a WSGI app there can't learn that its
 client hung up (so a long adaptor call can't be cancelled when its caller
@@ -182,84 +182,6 @@ class _TimedOutBody(io.RawIOBase):
             f"The request body did not arrive within {self._timeout:g} s "
             "(--header-timeout)."
         )
-
-
-class _TimedInput(io.RawIOBase):
-    """``wsgi.input`` whose every read gives up after ``timeout`` seconds.
-
-    granian's own WSGI body blocks its caller until data comes; each read
-    here runs on a helper thread instead, so a stalled body ends in a 408.
-    The helper is freed when the connection closes (owt has answered).
-    """
-
-    def __init__(
-        self,
-        raw: t.Any,
-        pool: concurrent.futures.Executor,
-        timeout: float,
-        length: int | None,
-    ) -> None:
-        self._raw = raw
-        self._pool = pool
-        self._timeout = timeout
-        #: Bytes still to come, when the request said (Content-Length).
-        self._remaining = length
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: t.Any) -> int:
-        if not self._pending:
-            if self._remaining == 0:
-                return 0
-            self._pending = self._next_piece(len(buffer))
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-    def _next_piece(self, wanted: int) -> bytes:
-        # A body of known length up to PREREAD_BYTES comes in one hand-off.
-        if self._remaining is not None and self._remaining <= PREREAD_BYTES:
-            wanted = self._remaining
-        reading = self._pool.submit(self._raw.read, wanted)
-        try:
-            data: bytes = reading.result(self._timeout)
-        except concurrent.futures.TimeoutError:
-            raise BodyTimeout(
-                f"The request body stopped arriving for {self._timeout:g} s "
-                "(--header-timeout)."
-            ) from None
-        if self._remaining is not None:
-            self._remaining = 0 if not data else max(0, self._remaining - len(data))
-        return bytes(data)
-
-
-class TimedBodies:
-    """WSGI middleware: request bodies read with a time limit per read.
-
-    For granian's WSGI interface, which owt uses when adaptors run inline:
-    the app runs on granian's own threads, and only reading a body costs a
-    hand-off to a helper thread.
-    """
-
-    def __init__(self, app: WSGIApp, threads: int, body_timeout: float) -> None:
-        self.app = app
-        self.body_timeout = body_timeout
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            threads, thread_name_prefix="owt-body"
-        )
-
-    def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
-        """Serve one request, its body (if any) behind a timed reader."""
-        length = environ.get("CONTENT_LENGTH", "")
-        if length or "HTTP_TRANSFER_ENCODING" in environ:
-            raw = environ["wsgi.input"]
-            known = int(length) if length.isdigit() else None
-            timed = _TimedInput(raw, self.pool, self.body_timeout, known)
-            environ["wsgi.input"] = io.BufferedReader(timed, PREREAD_BYTES)
-        return self.app(environ, start_response)
 
 
 class ASGIBridge:

@@ -14,7 +14,8 @@ Everything is bounded before owt's code, auth included, sees a request:
 - connections held open at once: :data:`CONNECTIONS_PER_PROCESS`;
 - body: ``--max-request-mb``, refused by owt with 413 before any of it is
   read; every error owt answers before reading the body leaves it unread;
-  a pause of ``--header-timeout`` while reading it is a 408.
+  with ``--executor process`` a pause of ``--header-timeout`` while reading
+  it is a 408 (granian's WSGI interface has no such limit).
 
 Interfaces (see :mod:`owt.front`): inline adaptors run on granian's WSGI
 interface, the fastest; with ``--executor process`` the app runs behind
@@ -59,7 +60,6 @@ from owt import proctree
 from owt.errors import PortUnavailable
 from owt.errors import StreamAborted
 from owt.front import ASGIBridge
-from owt.front import TimedBodies
 from owt.runtime import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
@@ -231,7 +231,9 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> t.Any:
     app = build_app(options)
     threads = threads_per_process(options)
     if _interface(options) == Interfaces.WSGI:
-        return TimedBodies(app, threads, options.header_timeout)
+        # granian's own body reads: calling them from another thread (to
+        # put a time limit on them) can stall the whole worker.
+        return app
     return ASGIBridge(app, threads, options.header_timeout)
 
 

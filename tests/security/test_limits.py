@@ -401,3 +401,41 @@ def test_a_form_field_may_be_as_large_as_the_body_allows(owt):
     )
     assert response.status_code == 200, response.text[:300]
     assert response.text == "800000"
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_bodies_that_stop_arriving_never_stall_other_requests(tmp_path, executor):
+    # Small, large and chunked bodies that stop after one byte. With
+    # --executor process each is answered 408 after --header-timeout; inline
+    # each holds only its own thread. Either way others are served at once.
+    args = ["--header-timeout", "2"]
+    if executor == "process":
+        args += ["--executor", "process", "--workers", "1"]
+    heads = [
+        b"Content-Length: 100\r\n",
+        b"Content-Length: 200000\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+    ]
+    with running_owt(*args, log_dir=tmp_path) as server:
+        socks = []
+        try:
+            for head in heads:
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                first = b"1\r\n{\r\n" if b"chunked" in head else b"{"
+                sock.sendall(
+                    b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\n" + head + b"\r\n" + first
+                )
+                socks.append(sock)
+            time.sleep(3)  # past --header-timeout
+            started = time.monotonic()
+            assert server.post("def run():\n    return 'fine'\n").text == "fine"
+            assert time.monotonic() - started < 1.0
+            if executor == "process":
+                for sock in socks:
+                    status, _, body = read_response(sock, 10)
+                    assert status == 408
+                    assert json.loads(body)["error"] == "request_timeout"
+        finally:
+            for sock in socks:
+                sock.close()
