@@ -148,9 +148,8 @@ def main() -> None:
     type=click.FloatRange(min=0, min_open=True),
     envvar="OWT_HEADER_TIMEOUT",
     help="Seconds a client has to send a request's line and headers (from "
-    "connecting, or from its previous response); then the connection is "
-    "closed. With --executor process also the longest pause in sending a body "
-    "(408).",
+    "connecting, or from its previous response), and longest pause in sending "
+    "a body; then the connection is closed, or the request answered 408.",
 )
 @click.option(
     "--hide-tracebacks",

@@ -14,13 +14,10 @@ Everything is bounded before owt's code, auth included, sees a request:
 - connections held open at once: :data:`CONNECTIONS_PER_PROCESS`;
 - body: ``--max-request-mb``, refused by owt with 413 before any of it is
   read; every error owt answers before reading the body leaves it unread;
-  with ``--executor process`` a pause of ``--header-timeout`` while reading
-  it is a 408 (granian's WSGI interface has no such limit).
+  a pause of ``--header-timeout`` while reading it is a 408.
 
-Interfaces (see :mod:`owt.front`): inline adaptors run on granian's WSGI
-interface, the fastest; with ``--executor process`` the app runs behind
-granian's ASGI interface, which tells owt when a client hangs up, so the
-call it was waiting for is cancelled.
+The app runs behind granian's ASGI interface (see :mod:`owt.front`),
+which tells owt when a client hangs up and bounds every wait for a body.
 
 Threads: a request whose headers are complete gets a thread at once, up to
 ``--max-concurrency`` plus :data:`THREAD_HEADROOM` (for requests that run
@@ -190,9 +187,12 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
         "owt.server:create_app",  # a label: the app comes from load_worker_app
         address=host,
         port=options.port,
-        interface=_interface(options),
+        # ASGI, through owt.front.ASGIBridge: it bounds every wait for a body
+        # and tells owt when a client hangs up. granian's WSGI interface is
+        # about twice as fast for trivial apps, but a body that stops
+        # arriving there could stall a whole worker.
+        interface=Interfaces.ASGINL,
         workers=options.processes,
-        blocking_threads=threads if _interface(options) == Interfaces.WSGI else 1,
         backpressure=max(CONNECTIONS_PER_PROCESS, threads),
         backlog=BACKLOG,
         # HTTP/1 only: with protocol detection on, a silent connection is
@@ -210,14 +210,6 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
     )
 
 
-def _interface(options: ServeOptions) -> Interfaces:
-    """granian's WSGI interface for inline adaptors (the fastest: about twice
-    the requests/s), its ASGI one (through :class:`owt.front.ASGIBridge`)
-    with ``--executor process``, which cancels a call whose client hung up.
-    """
-    return Interfaces.ASGINL if options.executor == "process" else Interfaces.WSGI
-
-
 def load_worker_app(build_app: AppFactory, options: ServeOptions) -> t.Any:
     """Build the app in a worker process (granian calls this once per worker)."""
     global _serving_pid
@@ -229,12 +221,7 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> t.Any:
         after_in_child=_reset_signals_in_child,
     )
     app = build_app(options)
-    threads = threads_per_process(options)
-    if _interface(options) == Interfaces.WSGI:
-        # granian's own body reads: calling them from another thread (to
-        # put a time limit on them) can stall the whole worker.
-        return app
-    return ASGIBridge(app, threads, options.header_timeout)
+    return ASGIBridge(app, threads_per_process(options), options.header_timeout)
 
 
 #: Signals held back around a fork, so none reaches a child before
