@@ -130,7 +130,7 @@ def _run_granian(
     from granian.server import MPServer
 
     from owt import serving
-    from owt.runtime import ServeOptions
+    from owt.options import ServeOptions
 
     threads = serving.threads_per_process(ServeOptions())
     server = MPServer(
@@ -163,7 +163,7 @@ def _stop_on_sigterm() -> None:
 
 def owt_app() -> t.Any:
     """owt's app, set up as ``owt serve`` sets it up in each serving process."""
-    from owt.runtime import ServeOptions
+    from owt.options import ServeOptions
     from owt.server import prepare_app
 
     return prepare_app(ServeOptions())

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     opts = parser.parse_args()
     if opts.server == "owt":
-        from owt.runtime import ServeOptions
+        from owt.options import ServeOptions
         from owt.serving import serve
 
         options = ServeOptions(

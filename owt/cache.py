@@ -23,15 +23,16 @@ against the same byte bound, leaving less room for the rest.
 Usage::
 
     cache = ResponseCache(max_bytes=512 * MB, ttl=None)
-    response = cache.respond(plan_for(call, digest, path), run, note)
+    answer = cache.respond(call, executor.run)  # answer.response, answer.state
 
-Nothing here reads the Flask request; the caller passes what is needed.
+Nothing here reads the Flask request: the :class:`~owt.request.Call` carries
+what is needed.
 """
 
 from __future__ import annotations
 
 import collections.abc as cabc
-import copy
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -46,6 +47,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from owt.errors import OwtError
+from owt.errors import StreamAborted
+from owt.response import is_event_stream
 
 if t.TYPE_CHECKING:
     from owt.request import Call
@@ -53,9 +56,6 @@ if t.TYPE_CHECKING:
 log = logging.getLogger("owt")
 
 MB = 1024 * 1024
-#: The WSGI environ key under which a request's cache state is noted; the
-#: server copies it into the ``X-Owt-Cache`` response header.
-CACHE_STATE_ENVIRON = "owt.cache"
 CACHE_HEADER = "X-Owt-Cache"
 
 #: ``hit``: answered without running the adaptor (stored entry, pin, or a
@@ -95,8 +95,16 @@ class StreamWatcher(t.Protocol):
         """The stream is over; called exactly once after :meth:`start`."""
 
 
-#: Runs the adaptor once, handing streams the watcher (None: not recorded).
-Runner = cabc.Callable[[StreamWatcher | None], Response]
+#: Runs a call once, handing its stream the watcher (None: not recorded).
+Runner = cabc.Callable[["Call", StreamWatcher | None], Response]
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A response and how the cache came by it (the ``X-Owt-Cache`` value)."""
+
+    response: Response
+    state: CacheState
 
 
 #: What an entry costs beyond its body and headers: its key (a digest) and
@@ -112,6 +120,9 @@ class CachedResponse:
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
     chunks: tuple[bytes, ...] | None = None
+    #: False for a stream that failed part-way: only shared with the
+    #: requests that waited for it, never stored, and replayed as it ended.
+    complete: bool = True
 
     @functools.cached_property
     def size(self) -> int:
@@ -124,15 +135,19 @@ class CachedResponse:
 
     @property
     def ok(self) -> bool:
-        """Whether this may be stored: only 2xx responses are."""
-        return 200 <= self.status < 300
+        """Whether this may be stored: only complete 2xx responses are."""
+        return 200 <= self.status < 300 and self.complete
 
     def to_response(self) -> Response:
-        """A fresh response replaying this entry (a stream stays a stream)."""
+        """A fresh response replaying this entry (a stream stays a stream,
+        and a plain stream that failed is cut off again where it failed)."""
         headers = Headers(list(self.headers))
         if self.chunks is None:
             return Response(self.body, status=self.status, headers=headers)
-        return Response(iter(self.chunks), status=self.status, headers=headers)
+        chunks: cabc.Iterator[bytes] = iter(self.chunks)
+        if not self.complete and not is_event_stream(headers):
+            chunks = _cut_off(self.chunks)
+        return Response(chunks, status=self.status, headers=headers)
 
     def describe(self) -> dict[str, t.Any]:
         """A short JSON-able description, for the stats endpoint."""
@@ -142,6 +157,11 @@ class CachedResponse:
             "content_type": dict(self.headers).get("Content-Type"),
             "stream": self.chunks is not None,
         }
+
+
+def _cut_off(chunks: tuple[bytes, ...]) -> cabc.Iterator[bytes]:
+    yield from chunks
+    raise StreamAborted("a shared stream that failed part-way (logged above)")
 
 
 def storable_headers(headers: Headers) -> tuple[tuple[str, str], ...]:
@@ -165,8 +185,8 @@ class CachePlan:
     pin_path: str | None = None
 
 
-def plan_for(call: Call, digest: str, path: str) -> CachePlan:
-    """The cache plan for ``call`` at ``path``.
+def plan_for(call: Call) -> CachePlan:
+    """The cache plan for ``call`` (at ``call.path``).
 
     The key is the path, the code's digest and the entrypoint name, plus the
     decoded kwargs in canonical form when ``cache_kwargs`` is set (so key
@@ -179,10 +199,10 @@ def plan_for(call: Call, digest: str, path: str) -> CachePlan:
             material: list[t.Any] = ["override", call.cache_key_override]
         else:
             kwargs = canonical(call.arguments) if call.cache_kwargs else None
-            material = ["call", path, digest, call.fn_name, kwargs]
+            material = ["call", call.path, call.digest, call.fn_name, kwargs]
         text = json.dumps(material, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return CachePlan(key, path if call.pin else None)
+    return CachePlan(key, call.path if call.pin else None)
 
 
 def canonical(value: t.Any) -> t.Any:
@@ -320,41 +340,36 @@ class ResponseCache:
 
     # -- answering requests ------------------------------------------------
 
-    def respond(
-        self,
-        plan: CachePlan,
-        run: Runner,
-        note: cabc.Callable[[CacheState], None],
-    ) -> Response:
-        """Answer one request per ``plan``, calling ``run`` on a miss.
+    def respond(self, call: Call, run: Runner) -> Answer:
+        """Answer ``call`` as it asks of the cache, calling ``run`` on a miss.
 
-        ``note`` is told the request's :data:`CacheState` before anything
-        else happens. Errors from ``run`` propagate (and reach any waiters).
+        Errors from ``run`` propagate (and reach any waiters), carrying the
+        cache state in their ``headers``.
         """
+        plan = plan_for(call)
         if plan.key is None:
-            note("bypass")
-            if plan.pin_path is None:
-                return run(None)
-            return self._lead(plan, None, run)
+            state: CacheState = "bypass"
+            with _noted(state):
+                if plan.pin_path is None:
+                    return Answer(run(call, None), state)
+                return Answer(self._lead(plan, None, call, run), state)
         while True:
             claim = self._claim(plan.key)
             if isinstance(claim, CachedResponse):
-                note("hit")
-                return self._replay(plan, claim)
+                return Answer(self._replay(plan, claim), "hit")
             flight, leader = claim
             if leader:
-                note("miss")
-                return self._lead(plan, flight, run)
+                with _noted("miss"):
+                    return Answer(self._lead(plan, flight, call, run), "miss")
             flight.done.wait()
             outcome = flight.outcome
             if outcome is None:
                 continue  # nothing to share: run it (or wait for whoever does)
             with self._lock:
                 self.hits += 1
-            note("hit")
             if isinstance(outcome, OwtError):
-                raise copy.copy(outcome)
-            return self._replay(plan, outcome)
+                raise outcome.copy(headers={CACHE_HEADER: "hit"})
+            return Answer(self._replay(plan, outcome), "hit")
 
     def pinned_response(self, path: str) -> Response | None:
         """The pinned response for ``path``, counted as a hit, or None."""
@@ -383,10 +398,12 @@ class ResponseCache:
             self._pin(plan.pin_path, entry)
         return entry.to_response()
 
-    def _lead(self, plan: CachePlan, flight: _Flight | None, run: Runner) -> Response:
+    def _lead(
+        self, plan: CachePlan, flight: _Flight | None, call: Call, run: Runner
+    ) -> Response:
         recorder = StreamRecorder(self.max_bytes)
         try:
-            response = run(recorder)
+            response = run(call, recorder)
         except OwtError as e:
             self._settle(flight, e)
             raise
@@ -433,8 +450,9 @@ class ResponseCache:
                     self.too_large += 1
             self._settle(flight, None)
             return
-        entry = CachedResponse(status, headers, chunks=chunks)
-        if outcome == "completed":
+        completed = outcome == "completed"
+        entry = CachedResponse(status, headers, chunks=chunks, complete=completed)
+        if completed:
             self._keep(plan, entry)
         self._settle(flight, entry)
 
@@ -534,6 +552,16 @@ class ResponseCache:
                 "in_flight": len(self._flights),
                 "pins": {path: e.describe() for path, e in self._pins.items()},
             }
+
+
+@contextlib.contextmanager
+def _noted(state: CacheState) -> t.Iterator[None]:
+    """Give an error raised inside the block the ``X-Owt-Cache`` header."""
+    try:
+        yield
+    except OwtError as e:
+        e.headers[CACHE_HEADER] = state
+        raise
 
 
 def _entry_size(entry: CachedResponse) -> int:

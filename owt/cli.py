@@ -15,9 +15,9 @@ from owt.cli_tools import call_command
 from owt.cli_tools import encode_command
 from owt.cli_tools import hash_password_command
 from owt.errors import PortUnavailable
-from owt.runtime import DEFAULT_ADDRESS
-from owt.runtime import DEFAULT_PORT
-from owt.runtime import ServeOptions
+from owt.options import ServeOptions
+from owt.options import options_from_cli
+from owt.options import serve_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,182 +36,7 @@ def main() -> None:
 
 
 @main.command("serve")
-@click.option(
-    "--address",
-    envvar="OWT_ADDRESS",
-    default=DEFAULT_ADDRESS,
-    show_default=True,
-    help="Address to listen on. Anything but loopback without --auth lets "
-    "others run code on this machine (a warning is printed).",
-)
-@click.option(
-    "--port",
-    envvar="OWT_PORT",
-    default=DEFAULT_PORT,
-    show_default=True,
-    type=int,
-    help="Port to listen on (0 picks a free one).",
-)
-@click.option(
-    "--auth",
-    envvar="OWT_AUTH",
-    default=None,
-    metavar="USER:SHA256HEX",
-    help="Require HTTP Basic auth: the username and the hex SHA-256 of the "
-    "password (see 'owt hash-password').",
-)
-@click.option(
-    "--allow-origin",
-    "allow_origins",
-    multiple=True,
-    envvar="OWT_ALLOW_ORIGIN",
-    metavar="ORIGIN",
-    help="Let web pages of ORIGIN (e.g. http://localhost:3000) call owt; "
-    "repeatable; '*' allows every origin. Without it browsers on other "
-    "origins are refused.",
-)
-@click.option(
-    "--max-request-mb",
-    default=32.0,
-    show_default=True,
-    type=float,
-    envvar="OWT_MAX_REQUEST_MB",
-    help="Largest request body accepted (413 beyond).",
-)
-@click.option(
-    "--max-code-kb",
-    default=1024.0,
-    show_default=True,
-    type=float,
-    envvar="OWT_MAX_CODE_KB",
-    help="Largest adaptor source accepted (400 beyond).",
-)
-@click.option(
-    "--max-kwargs-depth",
-    default=64,
-    show_default=True,
-    type=int,
-    envvar="OWT_MAX_KWARGS_DEPTH",
-    help="Deepest nesting of lists and dicts accepted in the arguments (400 "
-    "beyond; 0: no limit).",
-)
-@click.option(
-    "--max-concurrency",
-    default=256,
-    show_default=True,
-    type=click.IntRange(min=0),
-    envvar="OWT_MAX_CONCURRENCY",
-    help="Most adaptors running at once; beyond it requests get 503 with "
-    "Retry-After instead of waiting. A stream counts until it ends. 0: no limit.",
-)
-@click.option(
-    "--code-cache-size",
-    default=256,
-    show_default=True,
-    type=int,
-    envvar="OWT_CODE_CACHE_SIZE",
-    help="How many distinct adaptors stay loaded (warm), least recently used "
-    "dropped first.",
-)
-@click.option(
-    "--cache-mb",
-    default=512.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    envvar="OWT_CACHE_MB",
-    help="Bound on the response cache (use_cache and pinned responses), in MB; "
-    "least recently used entries are evicted first. 0 stores nothing.",
-)
-@click.option(
-    "--cache-ttl",
-    default=None,
-    type=click.FloatRange(min=0, min_open=True),
-    envvar="OWT_CACHE_TTL",
-    metavar="SECONDS",
-    help="Seconds a cached response lives. Default: the server's lifetime. "
-    "Pins never expire.",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    envvar="OWT_PROCESSES",
-    metavar="N",
-    help="HTTP worker processes serving requests, for deployments with many "
-    "cores. Each keeps its own warm code and response cache.",
-)
-@click.option(
-    "--header-timeout",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    envvar="OWT_HEADER_TIMEOUT",
-    help="Seconds a client has to send a request's line and headers (from "
-    "connecting, or from its previous response), and longest pause in sending "
-    "a body; then the connection is closed, or the request answered 408.",
-)
-@click.option(
-    "--hide-tracebacks",
-    is_flag=True,
-    envvar="OWT_HIDE_TRACEBACKS",
-    help="Leave adaptor tracebacks out of error responses (still logged).",
-)
-@click.option(
-    "--executor",
-    type=click.Choice(["inline", "process"]),
-    default="inline",
-    show_default=True,
-    envvar="OWT_EXECUTOR",
-    help="Where adaptors run: 'inline' in the server's threads (fastest), or "
-    "'process' in supervised worker processes (time limits, cancelling, crash "
-    "isolation).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    envvar="OWT_WORKERS",
-    help="Worker processes for --executor process. Default: one per "
-    "--worker-env, else 1.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    envvar="OWT_TIMEOUT",
-    metavar="SECONDS",
-    help="With --executor process: longest an adaptor may work before its "
-    "result or next chunk; past it the client gets 504 and the call is "
-    "interrupted. A request's own 'timeout' field can only lower it.",
-)
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    envvar="OWT_GRACE",
-    metavar="SECONDS",
-    help="With --executor process: how long an interrupted adaptor may take to "
-    "stop before its worker is killed and replaced.",
-)
-@click.option(
-    "--worker-env",
-    "worker_env",
-    multiple=True,
-    envvar="OWT_WORKER_ENV",
-    metavar="NAME=VALUE",
-    help="Environment of one worker, in order: the first for worker 0, the "
-    "next for worker 1... (e.g. CUDA_VISIBLE_DEVICES=0). Several variables "
-    "for one worker: 'A=1 B=2'.",
-)
-@click.option(
-    "-v",
-    "--verbose",
-    count=True,
-    help="-v logs each request's code too; -vv owt's debug output; -vvv the "
-    "HTTP server's.",
-)
+@serve_options
 def serve_command(**kwargs: t.Any) -> None:
     """Start the owt server (default http://127.0.0.1:9876).
 
@@ -227,20 +52,16 @@ def serve_command(**kwargs: t.Any) -> None:
     """
     from owt import server
     from owt.security import parse_auth
+    from owt.startup import use_options
 
-    kwargs["allow_origins"] = tuple(kwargs["allow_origins"])
-    if kwargs["auth"]:
+    options = options_from_cli(kwargs)
+    if options.auth:
         try:
-            parse_auth(kwargs["auth"])
+            parse_auth(options.auth)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--auth") from None
-    kwargs["worker_env"] = tuple(kwargs["worker_env"])
-    kwargs["workers"] = kwargs["workers"] or 0
-    options = ServeOptions(**kwargs)
     _check_executor_options(options)
-    # Keep ``args`` in step, so adaptors and the meta example see these.
-    for name, value in vars(options).items():
-        setattr(server.args, name, value)
+    use_options(options)  # so adaptors and the meta example see these
     try:
         server.main(options)
     except PortUnavailable as e:
@@ -249,7 +70,7 @@ def serve_command(**kwargs: t.Any) -> None:
 
 def _check_executor_options(options: ServeOptions) -> None:
     """Refuse process-executor options that can't take effect."""
-    from owt.workers.config import pool_config
+    from owt.executors.process.config import pool_config
 
     if options.executor != "process":
         given = [

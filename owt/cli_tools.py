@@ -7,7 +7,6 @@ The commands build requests with the same functions as the Python client
 from __future__ import annotations
 
 import collections.abc as cabc
-import hashlib
 import json
 import os
 import shlex
@@ -34,6 +33,7 @@ from owt.client import parse_assignments
 from owt.client import query_fields
 from owt.codec import check_url_length
 from owt.errors import UrlTooLong
+from owt.security import hash_password
 
 F = t.TypeVar("F", bound=cabc.Callable[..., t.Any])
 
@@ -401,11 +401,6 @@ def hash_password_command(username: str | None) -> None:
     if not password:
         raise click.UsageError("the password is empty.")
     click.echo(f"{username}:{hash_password(password)}")
-
-
-def hash_password(password: str) -> str:
-    """The lower-case hex SHA-256 of ``password`` as UTF-8, as ``--auth`` expects."""
-    return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
 def _stdin_is_tty() -> bool:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import requests
 import urllib3
+from werkzeug.http import parse_options_header
 
 from owt.codec import b64encode_text
 from owt.codec import check_url_length
@@ -412,14 +413,8 @@ def _error_from_body(
 
 def media_type(response: requests.Response) -> tuple[str, str | None]:
     """The response's media type (lower case) and its charset parameter, if any."""
-    header = response.headers.get("Content-Type", "")
-    kind, *params = header.split(";")
-    charset = None
-    for param in params:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "charset" and value:
-            charset = value.strip('"')
-    return kind.strip().lower(), charset
+    kind, params = parse_options_header(response.headers.get("Content-Type", ""))
+    return kind.lower(), params.get("charset") or None
 
 
 def decode_body(response: requests.Response) -> t.Any:

@@ -27,7 +27,8 @@ import types
 import typing as t
 import urllib.parse
 
-from owt.errors import BadRequest
+from owt.errors import CodecError
+from owt.errors import KwargsNotAMapping
 from owt.errors import UrlTooLong
 
 #: Fields of the request protocol, in the order they are documented.
@@ -55,12 +56,6 @@ _URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
-
-
-class CodecError(BadRequest):
-    """A protocol field could not be decoded."""
-
-    kind = "bad_encoding"
 
 
 def b64encode_text(text: str) -> str:
@@ -158,12 +153,6 @@ class KwargsExpression:
         :raises CodecError: if evaluating it fails.
         """
         return parse_kwargs_text(self.text, self.field)
-
-
-class KwargsNotAMapping(CodecError):
-    """The arguments decode to something other than names and values."""
-
-    kind = "kwargs_not_an_object"
 
 
 def check_kwargs_mapping(arguments: t.Any) -> dict[str, t.Any]:

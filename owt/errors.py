@@ -11,6 +11,8 @@ people. Adaptor failures add ``type``, ``traceback``, ``stdout`` and ``stderr``.
 
 from __future__ import annotations
 
+import copy
+import functools
 import typing as t
 
 
@@ -24,6 +26,15 @@ class OwtError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        #: Headers the error's response carries besides the usual ones.
+        self.headers: dict[str, str] = {}
+
+    def copy(self, headers: dict[str, str]) -> OwtError:
+        """The same error again (for another request), with ``headers``."""
+        twin = copy.copy(self)
+        twin.details = dict(self.details)
+        twin.headers = {**self.headers, **headers}
+        return twin
 
     def body(self) -> dict[str, t.Any]:
         """The JSON error body, without the request id."""
@@ -131,6 +142,119 @@ class WorkerDied(OwtError):
     kind = "worker_died"
 
 
+class CodecError(BadRequest):
+    """A protocol field could not be decoded."""
+
+    kind = "bad_encoding"
+
+
+class KwargsNotAMapping(CodecError):
+    """The arguments decode to something other than names and values."""
+
+    kind = "kwargs_not_an_object"
+
+
+class BodyTimeout(OwtError):
+    """The client stopped sending its request body for too long."""
+
+    status = 408
+    kind = "request_timeout"
+
+
+class KwargsTooDeep(BadRequest):
+    """The decoded arguments nest deeper than ``--max-kwargs-depth``."""
+
+    kind = "kwargs_too_deep"
+
+
+class AudioFormatError(BadRequest):
+    """Audio that can't be read, or clips that can't be joined."""
+
+    kind = "bad_audio"
+
+
+class BarkUnavailable(AdaptorError):
+    """The ``bark`` package can't be imported by this owt server."""
+
+    kind = "bark_unavailable"
+
+
+class TooManyTexts(BadRequest):
+    """More texts in one request than :data:`MAX_TEXTS`."""
+
+    kind = "too_many_texts"
+
+
+class UnknownSpeaker(BadRequest):
+    """A ``speaker`` that is neither a Bark speaker nor an espeak voice."""
+
+    kind = "unknown_speaker"
+
+
+class CommandNotFound(AdaptorError):
+    """A program an adaptor needs is not installed."""
+
+    kind = "command_not_found"
+
+
+class CommandFailed(AdaptorError):
+    """A program exited with a non-zero status or ran out of time."""
+
+    kind = "command_failed"
+
+
+class BadSpeechRequest(BadRequest):
+    """A TTS argument that can't be used (empty text, bad template...)."""
+
+    kind = "bad_speech_request"
+
+
+class RequestCancelled(OwtError):
+    """The request was cancelled (``DELETE /_owt/requests/<id>``) or its
+    client went away, and its adaptor was stopped."""
+
+    status = 409
+    kind = "cancelled"
+
+
+class CancelUnsupported(OwtError):
+    """The inline executor can't stop a running adaptor."""
+
+    status = 409
+    kind = "cancel_unsupported"
+
+
+def _known_classes() -> list[type[OwtError]]:
+    found: list[type[OwtError]] = []
+    todo: list[type[OwtError]] = [OwtError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def find_class(qualified_name: str) -> type[OwtError] | None:
+    """The :class:`OwtError` subclass named ``module.QualName``, if owt has it."""
+    for cls in _known_classes():
+        if f"{cls.__module__}.{cls.__qualname__}" == qualified_name:
+            return cls
+    return None
+
+
+@functools.cache
+def error_class(status: int, kind: str) -> type[OwtError]:
+    """The :class:`OwtError` subclass for an error known by its status and
+    kind alone (one of Werkzeug's, or a worker's that owt has no class for).
+    """
+    for cls in _known_classes():
+        if (cls.status, cls.kind) == (status, kind):
+            return cls
+    name = "".join(part.title() for part in kind.split("_")) or "Http"
+    attributes = {"status": status, "kind": kind, "__module__": __name__}
+    return type(f"{name}Error", (OwtError,), attributes)
+
+
 class StreamAborted(Exception):
     """A plain stream failed after it started: the response must be cut off.
 
@@ -148,6 +272,18 @@ class StreamAborted(Exception):
         it verbatim can't be made to print a forged line.
         """
         return cls(f"the stream of request {request_id} failed (logged above)")
+
+
+class SealedModuleError(AttributeError):
+    """An attempt to rebind a name of a sealed owt module."""
+
+
+class ChannelClosed(Exception):
+    """The other end of the channel is gone."""
+
+
+class ProtocolError(Exception):
+    """A frame that does not follow this protocol."""
 
 
 class PortUnavailable(OSError):

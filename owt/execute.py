@@ -235,7 +235,8 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
     filename = f"<adaptor {digest[:12]}>"
     try:
         tree = _parse(source, filename)
-        code = compile(tree, filename, "exec")
+        # dont_inherit: the adaptor gets only the __future__ imports it writes.
+        code = compile(tree, filename, "exec", dont_inherit=True)
     except SyntaxError as e:
         raise AdaptorSyntaxError(
             f"The adaptor code does not compile: {e.msg} (line {e.lineno}, "
@@ -268,8 +269,9 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
         forget(name, filename)
         raise
     except BaseException as e:
+        failure = adaptor_failure(e, "loading")  # while its lines are known
         forget(name, filename)
-        raise adaptor_failure(e, "loading") from None
+        raise failure from None
     return Adaptor(digest, module, seeds)
 
 
@@ -315,7 +317,7 @@ def _evaluate_expression(
     tree: ast.Module, filename: str, namespace: dict[str, t.Any]
 ) -> t.Any:
     expr = t.cast(ast.Expr, tree.body[0]).value
-    code = compile(ast.Expression(expr), filename, "eval")
+    code = compile(ast.Expression(expr), filename, "eval", dont_inherit=True)
     scope = namespace
     if _chain_root(expr) in summat.STARTERS:
         # The terse form: pipe methods used as starters. They may shadow
@@ -416,8 +418,6 @@ class CodeCache:
                 with self._lock:
                     self._loading.pop(digest, None)
 
-    def clear(self) -> None:
-        """Forget every loaded adaptor."""
+    def __contains__(self, digest: object) -> bool:
         with self._lock:
-            while self._cache:
-                self._cache.popitem()
+            return digest in self._cache

@@ -30,7 +30,7 @@ import typing as t
 from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
 
-from owt.errors import OwtError
+from owt.errors import BodyTimeout
 
 WSGIApp = t.Callable[..., t.Iterable[bytes]]
 Message = dict[str, t.Any]
@@ -44,13 +44,6 @@ ClientGone = t.Callable[[], bool]
 _GONE_CHECK_SECONDS = 0.25
 #: Bodies up to this size are read before the app runs, without a thread.
 PREREAD_BYTES = 64 * 1024
-
-
-class BodyTimeout(OwtError):
-    """The client stopped sending its request body for too long."""
-
-    status = 408
-    kind = "request_timeout"
 
 
 class _ResponseStart:

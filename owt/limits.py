@@ -17,14 +17,8 @@ from __future__ import annotations
 import threading
 import typing as t
 
-from owt.errors import BadRequest
+from owt.errors import KwargsTooDeep
 from owt.errors import Overloaded
-
-
-class KwargsTooDeep(BadRequest):
-    """The decoded arguments nest deeper than ``--max-kwargs-depth``."""
-
-    kind = "kwargs_too_deep"
 
 
 class ConcurrencyLimit:
@@ -37,11 +31,6 @@ class ConcurrencyLimit:
         self.limit = limit
         self._running = 0
         self._lock = threading.Lock()
-
-    @property
-    def running(self) -> int:
-        """How many slots are taken now."""
-        return self._running
 
     def acquire(self) -> t.Callable[[], None]:
         """Take a slot, returning the function that gives it back (once).

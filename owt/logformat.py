@@ -46,3 +46,15 @@ def configure(level: int, fmt: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(OneRecordFormatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def configure_logging(verbose: int, prefix: str = "") -> None:
+    """One line per request at the default level; more with ``-vv``/``-vvv``.
+
+    ``prefix`` goes before each message (a worker process names itself).
+    """
+    level = logging.DEBUG if verbose >= 2 else logging.INFO
+    configure(level, f"%(asctime)s %(levelname)s {prefix}%(message)s")
+    logging.getLogger("werkzeug").setLevel(
+        logging.DEBUG if verbose >= 3 else logging.WARNING
+    )

@@ -14,6 +14,7 @@ import typing as t
 from owt import codec
 from owt.errors import BadRequest
 from owt.errors import MissingCode
+from owt.execute import code_digest
 
 if t.TYPE_CHECKING:
     from flask import Request
@@ -34,6 +35,15 @@ class Call:
     cache_key_override: str | None = None
     pin: bool = False
     timeout: float | None = None
+    #: Where it was sent (the cache key and pins use it).
+    path: str = "/"
+    #: :func:`owt.execute.code_digest` of ``source``: routes it to warm code.
+    digest: str = ""
+    #: The ``X-Request-Id`` answered to the client.
+    request_id: str = ""
+    #: The HTTP request itself, for adaptors that ask for it (and for
+    #: executors that pass it on to another process).
+    http: Request | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def gather_fields(request: Request) -> dict[str, t.Any]:
@@ -63,7 +73,7 @@ def gather_fields(request: Request) -> dict[str, t.Any]:
 
 def _body_fields(request: Request) -> t.Mapping[str, t.Any]:
     mimetype = request.mimetype
-    if mimetype in _JSON_TYPES or mimetype.endswith("+json"):
+    if _is_json(mimetype):
         raw = request.get_data(cache=True)
         _check_not_cut(request)
         if not raw.strip():
@@ -87,6 +97,10 @@ def _body_fields(request: Request) -> t.Mapping[str, t.Any]:
     return {}
 
 
+def _is_json(mimetype: str) -> bool:
+    return mimetype in _JSON_TYPES or mimetype.endswith("+json")
+
+
 def _check_not_cut(request: Request) -> None:
     if request.content_length is None:
         # A chunked body is cut at --max-request-mb without complaint; reading
@@ -94,17 +108,30 @@ def _check_not_cut(request: Request) -> None:
         request.stream.read(1)
 
 
+def carries_code(fields: t.Mapping[str, t.Any]) -> bool:
+    """Whether the request's fields hold adaptor code at all."""
+    return "code_b64" in fields or "code" in fields
+
+
 def read_call(
-    request: Request, max_code_bytes: int, evaluate_kwargs: bool = True
+    request: Request,
+    max_code_bytes: int,
+    evaluate_kwargs: bool = True,
+    *,
+    fields: dict[str, t.Any] | None = None,
+    request_id: str = "",
 ) -> Call:
-    """Decode the request's fields into a :class:`Call`.
+    """Decode the request's fields (``fields``, if already gathered) into a
+    :class:`Call` that carries all the rest of the request needs.
 
     ``evaluate_kwargs=False`` leaves kwargs that only Python evaluation can
-    read as a :class:`owt.codec.KwargsExpression` (for a worker to evaluate).
+    read as a :class:`owt.codec.KwargsExpression` (for the executor to
+    evaluate where adaptors run).
 
     :raises BadRequest: naming the field that is missing or malformed.
     """
-    fields = gather_fields(request)
+    if fields is None:
+        fields = gather_fields(request)
     source = _read_source(fields, request, max_code_bytes)
     arguments = _read_arguments(fields, evaluate_kwargs)
     if not isinstance(arguments, codec.KwargsExpression):
@@ -124,6 +151,10 @@ def read_call(
         cache_key_override=override or None,
         pin=_flag(fields, "pin"),
         timeout=_read_timeout(fields),
+        path=request.path,
+        digest=code_digest(source),
+        request_id=request_id,
+        http=request,
     )
 
 
@@ -136,7 +167,9 @@ def _read_source(
         value = fields["code_b64"]
         if not isinstance(value, str):
             raise BadRequest(f"code_b64 must be a string, not {type(value).__name__}.")
-        if len(value) * 3 // 4 > max_code_bytes:
+        # A cheap bound before decoding (base64 is 4/3 of the source, plus
+        # padding and line breaks); the decoded size is checked below.
+        if len(value) > 2 * max_code_bytes + 16:
             raise BadRequest(_too_big(max_code_bytes))
         source = codec.decode_code(value)
     elif "code" in fields:
@@ -167,7 +200,8 @@ def _missing_code_message(request: Request) -> str:
     if (
         request.method == "POST"
         and request.content_length
-        and not (request.mimetype in _JSON_TYPES or request.mimetype in _FORM_TYPES)
+        and not _is_json(request.mimetype)
+        and request.mimetype not in _FORM_TYPES
     ):
         message += (
             f" The body's Content-Type is {request.mimetype or 'missing'!r}; owt "

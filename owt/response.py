@@ -29,11 +29,13 @@ import json
 import logging
 import typing as t
 
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from owt.errors import BadAdaptorResult
 from owt.errors import OwtError
+from owt.sse import sse_event
 
 log = logging.getLogger("owt")
 
@@ -141,7 +143,11 @@ def check_header(name: t.Any, value: t.Any) -> tuple[str, str]:
                 f"The adaptor returned header {name!r} containing a line break "
                 "or NUL; header names and values must be single lines."
             )
-    if not name or any(c in name for c in ' \t:()<>@,;\\"/[]?={}'):
+    if (
+        not name
+        or any(c in name for c in ' \t:()<>@,;\\"/[]?={}\x7f')
+        or any(c < " " for c in name)
+    ):
         raise BadAdaptorResult(f"The adaptor returned an invalid header name {name!r}.")
     if not name.isascii() or not value.isascii() and not _is_latin_1(value):
         raise BadAdaptorResult(
@@ -223,6 +229,14 @@ def to_json(value: t.Any) -> bytes:
         raise BadAdaptorResult(f"The adaptor's result is not JSON data: {e}.") from None
 
 
+class OwtJSONProvider(DefaultJSONProvider):
+    """The app's JSON provider (``app.json``, ``jsonify``): owt's encoding,
+    UTF-8 kept as is, keys in their order, arrays and dataclasses as data."""
+
+    def dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
+        return to_json(obj).decode()
+
+
 def encode_chunk(chunk: t.Any) -> bytes:
     """One streamed chunk as bytes: text as UTF-8, data as a JSON line."""
     if isinstance(chunk, bytes):
@@ -248,7 +262,7 @@ def is_event_stream(headers: Headers) -> bool:
 def sse_error_event(kind: str, message: str) -> bytes:
     """The closing event of a server-sent-event stream that failed."""
     payload = json.dumps({"error": kind, "message": message}, ensure_ascii=False)
-    return f"event: error\ndata: {payload}\n\n".encode()
+    return sse_event(payload, event="error").encode()
 
 
 def error_response(
@@ -260,6 +274,7 @@ def error_response(
         body.pop("traceback", None)
     body["request_id"] = request_id
     response = Response(to_json(body), status=error.status, mimetype=_JSON)
+    response.headers.update(error.headers)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="owt", charset="UTF-8"'
     if error.status == 413:

@@ -1,62 +1,22 @@
-"""The server's options (``args``) and the running server (``Server.sing()``).
+"""The names adaptor code uses: ``args``, ``Server`` and the summat blocks.
 
-Kept in a module of their own so that ``python -m owt.server``, which loads
-``owt/server.py`` twice (as ``__main__`` and as ``owt.server``), still has one
-set of them.
+``from owt.server import *`` re-exports them. They live here, not in
+``owt/server.py``, so that ``python -m owt.server`` (which loads that file
+twice, as ``__main__`` and as ``owt.server``) still has one ``args`` and one
+running ``Server``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import typing as t
 
-DEFAULT_ADDRESS = "127.0.0.1"
-DEFAULT_PORT = 9876
+from owt.options import ServeOptions
+from owt.summat import *  # noqa: F403
+from owt.summat import __all__ as _summat_all
 
-
-@dataclasses.dataclass
-class ServeOptions:
-    """Everything ``owt serve`` can be told. Adaptors see a copy as ``args``."""
-
-    address: str = DEFAULT_ADDRESS
-    port: int = DEFAULT_PORT
-    auth: str | None = None
-    verbose: int = 0
-    allow_origins: tuple[str, ...] = ()
-    max_request_mb: float = 32.0
-    max_code_kb: float = 1024.0
-    max_kwargs_depth: int = 64
-    code_cache_size: int = 256
-    cache_mb: float = 512.0
-    cache_ttl: float | None = None
-    max_concurrency: int = 256
-    header_timeout: float = 10.0
-    processes: int = 1
-    hide_tracebacks: bool = False
-    # Process executor (owt.workers): where adaptors run, and their limits.
-    executor: str = "inline"
-    workers: int = 0
-    timeout: float | None = None
-    grace: float = 3.0
-    worker_env: tuple[str, ...] = ()
-
-    def copy(self) -> ServeOptions:
-        """An independent copy, so an adaptor can't change the server's own."""
-        return dataclasses.replace(self)
-
-    @classmethod
-    def from_env(cls) -> ServeOptions:
-        """Defaults, overridden by the ``OWT_*`` environment variables."""
-        opts = cls()
-        if "OWT_ADDRESS" in os.environ:
-            opts.address = os.environ["OWT_ADDRESS"]
-        if "OWT_PORT" in os.environ:
-            opts.port = int(os.environ["OWT_PORT"])
-        if os.environ.get("OWT_AUTH"):
-            opts.auth = os.environ["OWT_AUTH"]
-        return opts
+__all__ = ["Server", "args", *_summat_all]
 
 
 #: The options the next call of ``owt.server.main()`` starts a server with.

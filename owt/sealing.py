@@ -18,17 +18,28 @@ import sys
 import types
 import typing as t
 
+from owt.errors import SealedModuleError
+
 #: The plain (non-package) modules a request passes through. Packages stay
 #: open: importing a submodule sets an attribute on its package.
 SERVER_MODULES = (
     "owt.server",
     "owt.runtime",
+    "owt.options",
+    "owt.startup",
+    "owt.extension",
+    "owt.routes.adaptor",
+    "owt.routes.admin",
+    "owt.errorhandler",
+    "owt.accesslog",
     "owt.security",
     "owt.request",
     "owt.codec",
     "owt.execute",
-    "owt.handler",
+    "owt.executors.inline",
+    "owt.executors.relay",
     "owt.response",
+    "owt.sse",
     "owt.errors",
     "owt.capture",
     "owt.limits",
@@ -38,10 +49,6 @@ SERVER_MODULES = (
     "owt.logformat",
     "owt.sealing",
 )
-
-
-class SealedModuleError(AttributeError):
-    """An attempt to rebind a name of a sealed owt module."""
 
 
 class SealedModule(types.ModuleType):

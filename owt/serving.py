@@ -57,7 +57,7 @@ from owt import proctree
 from owt.errors import PortUnavailable
 from owt.errors import StreamAborted
 from owt.front import ASGIBridge
-from owt.runtime import ServeOptions
+from owt.options import ServeOptions
 from owt.runtime import Server
 from owt.security import is_loopback
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real owt server on a loopback port."""
+"""Shared fixtures: a real owt server on a loopback port, and the owt app
+in process (``app``, ``client``) for tests that need no server."""
 
 from __future__ import annotations
 
@@ -9,9 +10,36 @@ import pytest
 from tests.owtserver import OwtProcess
 from tests.owtserver import running_owt
 
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+
 
 @pytest.fixture(scope="session")
 def owt_server() -> t.Iterator[OwtProcess]:
     """One ``owt serve`` with default options, shared by the session."""
     with running_owt() as server:
         yield server
+
+
+@pytest.fixture
+def app() -> Flask:
+    """A fresh owt app with default options (its own cache and warm code)."""
+    from owt.options import ServeOptions
+    from owt.server import create_app
+
+    return create_app(ServeOptions())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``: requests go through the whole app, no server."""
+    return app.test_client()
+
+
+def owt_body(
+    code: str, kwargs: dict[str, t.Any] | None = None, **fields: t.Any
+) -> dict[str, t.Any]:
+    """A JSON request body for ``code`` called with ``kwargs``, plus any other
+    protocol ``fields`` (``use_cache=True``, ``pin=True``, ``fn_name=...``)."""
+    return {"code": code, "kwargs": {} if kwargs is None else kwargs, **fields}

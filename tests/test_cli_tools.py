@@ -514,7 +514,7 @@ def test_a_get_over_the_cap_is_refused_and_post_is_not(runner, owt_server, big_h
 
 
 def readme_text():
-    texts = [REPO / "README.org", REPO / "docs" / "readme" / "calling.org"]
+    texts = [REPO / "README.org", REPO / "docs" / "clients.org"]
     return "\n".join(p.read_text(encoding="utf-8") for p in texts if p.exists())
 
 

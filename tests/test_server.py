@@ -620,7 +620,7 @@ def test_verbose_logs_the_code_too():
 
 
 def test_non_loopback_address_without_auth_warns(capsys):
-    from owt.runtime import ServeOptions
+    from owt.options import ServeOptions
     from owt.serving import warn_if_exposed
 
     warn_if_exposed(ServeOptions(address="0.0.0.0"))

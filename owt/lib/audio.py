@@ -23,13 +23,7 @@ import sys
 import typing as t
 import wave
 
-from owt.errors import BadRequest
-
-
-class AudioFormatError(BadRequest):
-    """Audio that can't be read, or clips that can't be joined."""
-
-    kind = "bad_audio"
+from owt.errors import AudioFormatError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,8 +20,8 @@ import threading
 import types
 import typing as t
 
-from owt.errors import AdaptorError
 from owt.errors import BadRequest
+from owt.errors import BarkUnavailable
 from owt.lib.audio import Clip
 from owt.lib.tts import SplitType
 from owt.lib.tts import speech_stream
@@ -31,12 +31,6 @@ SEMANTIC_TEMPERATURE = 0.6
 MIN_EOS_P = 0.05
 
 _load_lock = threading.Lock()
-
-
-class BarkUnavailable(AdaptorError):
-    """The ``bark`` package can't be imported by this owt server."""
-
-    kind = "bark_unavailable"
 
 
 def run(

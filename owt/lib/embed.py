@@ -21,6 +21,7 @@ import time
 import typing as t
 
 from owt.errors import BadRequest
+from owt.errors import TooManyTexts
 
 # The model comes from an installed package; never reach for the hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -28,12 +29,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TEXTS = 256
-
-
-class TooManyTexts(BadRequest):
-    """More texts in one request than :data:`MAX_TEXTS`."""
-
-    kind = "too_many_texts"
 
 
 def _load_model() -> t.Any:

@@ -18,6 +18,7 @@ import re
 import typing as t
 
 from owt.errors import BadRequest
+from owt.errors import UnknownSpeaker
 from owt.lib.audio import Clip
 from owt.lib.shell import require
 from owt.lib.shell import run_command
@@ -48,12 +49,6 @@ BARK_LANGUAGES: dict[str, str] = {
 BARK_VARIANTS: tuple[str, ...] = tuple("m1 m2 m3 m4 m5 m6 m7 f1 f2 f3".split())
 
 _BARK_SPEAKER = re.compile(r"^(?:v2/)?([a-z]{2})_speaker_(\d)$")
-
-
-class UnknownSpeaker(BadRequest):
-    """A ``speaker`` that is neither a Bark speaker nor an espeak voice."""
-
-    kind = "unknown_speaker"
 
 
 def run(

@@ -17,22 +17,11 @@ import os
 import shutil
 import subprocess
 
-from owt.errors import AdaptorError
+from owt.errors import CommandFailed
+from owt.errors import CommandNotFound
 
 #: Default time limit, in seconds, for one command.
 DEFAULT_TIMEOUT = 120.0
-
-
-class CommandNotFound(AdaptorError):
-    """A program an adaptor needs is not installed."""
-
-    kind = "command_not_found"
-
-
-class CommandFailed(AdaptorError):
-    """A program exited with a non-zero status or ran out of time."""
-
-    kind = "command_failed"
 
 
 def require(program: str, install_hint: str | None = None) -> str:

@@ -19,6 +19,8 @@ import collections.abc as cabc
 import json
 import typing as t
 
+from owt.sse import sse_event as sse_event
+
 #: The payload of the last event of a stream, as OpenAI-style clients expect.
 DONE = "[DONE]"
 
@@ -29,24 +31,6 @@ SSE_HEADERS: t.Final[dict[str, str]] = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
-
-
-def sse_event(
-    data: t.Any, event: str | None = None, event_id: str | None = None
-) -> str:
-    """One event as text: ``data`` (JSON-encoded unless a ``str``), blank line after.
-
-    A multi-line string becomes several ``data:`` lines, which a reader joins
-    back with newlines.
-    """
-    text = data if isinstance(data, str) else json.dumps(data)
-    lines: list[str] = []
-    if event is not None:
-        lines.append(f"event: {_one_line(event, 'event')}")
-    if event_id is not None:
-        lines.append(f"id: {_one_line(event_id, 'event_id')}")
-    lines.extend(f"data: {line}" for line in text.split("\n"))
-    return "\n".join(lines) + "\n\n"
 
 
 def sse_done() -> str:
@@ -100,9 +84,3 @@ def iter_json(lines: cabc.Iterable[str | bytes]) -> cabc.Iterator[t.Any]:
         if data == DONE:
             return
         yield json.loads(data)
-
-
-def _one_line(value: str, name: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"An SSE {name} can't contain a line break: {value!r}.")
-    return value

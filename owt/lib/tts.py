@@ -18,7 +18,7 @@ import collections.abc as cabc
 import logging
 import typing as t
 
-from owt.errors import BadRequest
+from owt.errors import BadSpeechRequest
 from owt.lib.audio import Clip
 from owt.lib.audio import concat
 from owt.lib.sentences import split_sentences
@@ -33,12 +33,6 @@ SPLIT_TYPES: tuple[str, ...] = ("sentence", "none")
 
 #: Turns one sentence into audio.
 Synthesise = cabc.Callable[[str], Clip]
-
-
-class BadSpeechRequest(BadRequest):
-    """A TTS argument that can't be used (empty text, bad template...)."""
-
-    kind = "bad_speech_request"
 
 
 def prepare_sentences(

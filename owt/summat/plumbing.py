@@ -74,11 +74,6 @@ class _CallPlan:
         return self.fn(*args, **kwargs)
 
 
-def call_with_state(fn: cabc.Callable[..., t.Any], state: State[t.Any]) -> t.Any:
-    """Call ``fn`` by the :class:`Apply` rule (see the module docstring)."""
-    return _CallPlan(fn).call(state)
-
-
 class Apply(Block[t.Any, T]):
     """``f(fn)``: the last value becomes ``fn``'s result; names pass through.
 

@@ -7,9 +7,9 @@ owt reads a returned tuple as ``(body, headers)``, ``(body, status)`` or
 from __future__ import annotations
 
 import collections.abc as cabc
-import json
 import typing as t
 
+from owt.sse import sse_event as sse_event
 from owt.summat.core import Block
 from owt.summat.core import State
 from owt.summat.core import ValueBlock
@@ -43,18 +43,6 @@ class Sse(ValueBlock[t.Any, tuple[cabc.Iterator[str], dict[str, str]]]):
             yield sse_event(item)
         if self.done is not None:
             yield sse_event(self.done)
-
-
-def sse_event(item: t.Any) -> str:
-    """One server-sent event carrying ``item`` (see :class:`Sse`)."""
-    if isinstance(item, bytes):
-        text = item.decode("utf-8")
-    elif isinstance(item, str):
-        text = item
-    else:
-        text = json.dumps(item)
-    lines = text.split("\n")
-    return "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
 class Render(Block[t.Any, str]):

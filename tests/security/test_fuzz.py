@@ -19,7 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from owt.codec import PROTOCOL_FIELDS
-from owt.runtime import ServeOptions
+from owt.options import ServeOptions
 from owt.server import create_app
 from tests.security.conftest import ADAPTOR_KINDS
 

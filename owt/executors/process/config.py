@@ -8,7 +8,7 @@ import shlex
 import typing as t
 
 if t.TYPE_CHECKING:
-    from owt.runtime import ServeOptions
+    from owt.options import ServeOptions
 
 #: How long a request waits for a worker that is (re)starting.
 START_WAIT_S = 60.0

@@ -18,7 +18,8 @@ the HTTP front, which never runs adaptor code itself:
 - **Crashes.** A worker that dies fails only the calls it was running (502,
   naming the signal or exit code) and is replaced.
 
-The response cache stays in the front, so hits never reach a worker.
+The response cache sits in front of every executor, so hits never reach a
+worker.
 """
 
 from __future__ import annotations
@@ -38,38 +39,34 @@ import weakref
 
 from werkzeug.wrappers import Response
 
-from owt.cache import CACHE_STATE_ENVIRON
-from owt.cache import MB
-from owt.cache import CacheState
-from owt.cache import ResponseCache
-from owt.cache import StreamEnd
-from owt.cache import StreamWatcher
-from owt.cache import plan_for
+from owt.errors import AdaptorTimeout
 from owt.errors import BadRequest
+from owt.errors import ChannelClosed
 from owt.errors import Overloaded
 from owt.errors import OwtError
-from owt.errors import StreamAborted
+from owt.errors import RequestCancelled
 from owt.errors import WorkerDied
+from owt.executors.process import config as cfg
+from owt.executors.process.environ import client_gone_probe
+from owt.executors.process.environ import portable_environ
+from owt.executors.process.protocol import WINDOW_BYTES
+from owt.executors.process.protocol import WINDOW_CHUNKS
+from owt.executors.process.protocol import Header
+from owt.executors.process.protocol import rebuild_error
+from owt.executors.process.slot import READY
+from owt.executors.process.slot import STOPPED
+from owt.executors.process.slot import Event
+from owt.executors.process.slot import Pending
+from owt.executors.process.slot import WorkerSlot
+from owt.executors.relay import Source
+from owt.executors.relay import relay
 from owt.front import ClientGone
-from owt.workers import config as cfg
-from owt.workers.environ import client_gone_probe
-from owt.workers.environ import portable_environ
-from owt.workers.errors import RequestCancelled
-from owt.workers.errors import WorkerTimeout
-from owt.workers.errors import rebuild_error
-from owt.workers.protocol import WINDOW_BYTES
-from owt.workers.protocol import WINDOW_CHUNKS
-from owt.workers.protocol import ChannelClosed
-from owt.workers.protocol import Header
-from owt.workers.slot import READY
-from owt.workers.slot import STOPPED
-from owt.workers.slot import Event
-from owt.workers.slot import Pending
-from owt.workers.slot import WorkerSlot
 
 if t.TYPE_CHECKING:
+    from owt.cache import StreamEnd
+    from owt.cache import StreamWatcher
+    from owt.options import ServeOptions
     from owt.request import Call
-    from owt.runtime import ServeOptions
 
 log = logging.getLogger("owt")
 
@@ -77,17 +74,6 @@ log = logging.getLogger("owt")
 _POLL_S = 0.2
 
 _executors: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
-
-
-class _WarmCodes:
-    """``len()`` is the number of distinct codes warm in some worker."""
-
-    def __init__(self, executor: ProcessExecutor) -> None:
-        self._executor = executor
-
-    def __len__(self) -> int:
-        with self._executor.cond:
-            return len({d for slot in self._executor.slots for d in slot.warm})
 
 
 class ProcessExecutor:
@@ -98,10 +84,6 @@ class ProcessExecutor:
         self.config = cfg.pool_config(options)
         self.cond = threading.Condition()
         self.closing = False
-        self.code_cache = _WarmCodes(self)
-        self.response_cache = ResponseCache(
-            int(options.cache_mb * MB), options.cache_ttl
-        )
         self._requests: dict[str, Pending] = {}
         self._ids = itertools.count()
         self._pid = os.getpid()
@@ -123,52 +105,39 @@ class ProcessExecutor:
 
     # -- answering a request -------------------------------------------------
 
-    def respond(self, call: Call, digest: str) -> Response:
-        """Answer ``call`` from the cache or by running it in a worker.
+    keeps_body = True
+
+    def warm_count(self) -> int:
+        """How many distinct codes are warm in some worker."""
+        with self.cond:
+            return len({d for slot in self.slots for d in slot.warm})
+
+    def run(self, call: Call, watcher: StreamWatcher | None = None) -> Response:
+        """Run ``call`` in a worker and relay its response.
 
         :raises OwtError: for a bad request, a failing adaptor, a timeout
             (504), a dead worker (502), a cancel (409) or no free worker (503).
         """
-        from flask import request
-
-        plan = plan_for(call, digest, request.path)
-        environ = request.environ
-
-        def note(state: CacheState) -> None:
-            environ[CACHE_STATE_ENVIRON] = state
-
-        return self.response_cache.respond(
-            plan, lambda watcher: self.run_call(call, digest, watcher), note
-        )
-
-    def run_call(
-        self, call: Call, digest: str, watcher: StreamWatcher | None = None
-    ) -> Response:
-        """Run ``call`` in a worker and relay its response.
-
-        :raises OwtError: as :meth:`respond`.
-        """
-        from flask import g
-        from flask import has_request_context
-        from flask import request
-
-        if has_request_context():
-            environ: t.Mapping[str, t.Any] = request.environ
-            body = request.get_data(cache=True, parse_form_data=False)
-            public_id = str(g.get("request_id") or uuid.uuid4().hex[:16])
-        else:
-            environ, body, public_id = {}, b"", uuid.uuid4().hex[:16]
+        environ: t.Mapping[str, t.Any] = {}
+        body = b""
+        if call.http is not None:
+            environ = call.http.environ
+            body = call.http.get_data(cache=True, parse_form_data=False)
+        public_id = call.request_id or uuid.uuid4().hex[:16]
         timeout = self._timeout_for(call)
         client = client_gone_probe(environ)
-        pending = self._send_call(call, digest, environ, body, public_id)
+        pending = self._send_call(call, environ, body, public_id)
         op, header, payload = self._wait(pending, timeout, client)
         if op == "result":
             return Response(payload, status=header["status"], headers=header["headers"])
         if op == "start":
-            if watcher is not None:
-                watcher.start()
-            sse = _is_event_stream(header["headers"])
-            chunks = self._relay(pending, timeout, client, sse, watcher)
+            source = self._chunks(pending, timeout, client)
+            chunks = relay(
+                source,
+                sse=_is_event_stream(header["headers"]),
+                request_id=pending.public_id,
+                watcher=watcher,
+            )
             next(chunks)  # started, so closing it unread still stops the call
             return Response(chunks, status=header["status"], headers=header["headers"])
         raise self._failure(pending, op, header, timeout)
@@ -180,7 +149,6 @@ class ProcessExecutor:
     def _send_call(
         self,
         call: Call,
-        digest: str,
         environ: t.Mapping[str, t.Any],
         body: bytes,
         public_id: str,
@@ -188,6 +156,7 @@ class ProcessExecutor:
         from owt.runtime import Server
 
         server = Server.sing()
+        digest = call.digest
         header = {
             "op": "call",
             "digest": digest,
@@ -293,7 +262,7 @@ class ProcessExecutor:
         if op == "died":
             return WorkerDied(header["message"], worker=header.get("worker"))
         if op == "timeout":
-            return WorkerTimeout(
+            return AdaptorTimeout(
                 f"The adaptor ran for more than {timeout:g} s (the time limit) and "
                 "was stopped.",
                 timeout=timeout,
@@ -307,21 +276,13 @@ class ProcessExecutor:
 
     # -- streams -------------------------------------------------------------
 
-    def _relay(
-        self,
-        pending: Pending,
-        timeout: float | None,
-        client: ClientGone | None,
-        sse: bool,
-        watcher: StreamWatcher | None,
-    ) -> t.Iterator[bytes]:
-        """Yield the worker's chunks as they come, granting it room to send more."""
-        from owt.response import sse_error_event
-
-        outcome: StreamEnd = "closed"
+    def _chunks(
+        self, pending: Pending, timeout: float | None, client: ClientGone | None
+    ) -> Source:
+        """The worker's chunks as they come, granting it room to send more;
+        closing this early stops the call."""
         read_chunks = read_bytes = 0
         try:
-            yield b""
             while True:
                 try:
                     op, header, payload = pending.events.get_nowait()
@@ -331,8 +292,6 @@ class ProcessExecutor:
                     )
                     op, header, payload = self._wait(pending, timeout, client)
                 if op == "chunk":
-                    if watcher is not None:
-                        watcher.chunk(payload)
                     yield payload
                     read_chunks += 1
                     read_bytes += len(payload)
@@ -343,31 +302,15 @@ class ProcessExecutor:
                         read_chunks, read_bytes = self._credit(
                             pending, read_chunks, read_bytes
                         )
-                    continue
-                if op == "end":
-                    outcome = t.cast(StreamEnd, header.get("outcome", "completed"))
-                    if outcome == "failed" and not sse:
-                        raise StreamAborted.of(pending.public_id)
-                    return
-                if op == "gone":
-                    return
-                error = self._failure(pending, op, header, timeout)
-                outcome = "failed" if op != "cancelled" else "closed"
-                log.warning(
-                    "stream %s ended early: %s", pending.public_id, error.message
-                )
-                if not sse:
-                    raise StreamAborted.of(pending.public_id)
-                event = sse_error_event(error.kind, error.message)
-                if watcher is not None:
-                    watcher.chunk(event)
-                yield event
-                return
+                elif op == "end":
+                    return t.cast("StreamEnd", header.get("outcome", "completed"))
+                elif op == "gone":
+                    return "closed"
+                else:
+                    raise self._failure(pending, op, header, timeout)
         finally:
             if not pending.finished:
                 self.stop(pending, "disconnected")
-            if watcher is not None:
-                watcher.end(outcome)
 
     def _credit(self, pending: Pending, chunks: int, size: int) -> tuple[int, int]:
         if chunks and not pending.finished and pending.channel is not None:

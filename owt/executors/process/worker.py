@@ -1,8 +1,8 @@
 """A worker process: runs adaptor code for owt's HTTP front.
 
-Started by the supervisor as ``python -m owt.workers.worker FD PARENT_PID``
+Started by the supervisor as ``python -m owt.executors.process.worker FD PARENT_PID``
 with one end of a socket pair as file descriptor ``FD``. It reads calls (see
-:mod:`owt.workers.protocol`), runs each one exactly as the inline executor
+:mod:`owt.executors.process.protocol`), runs each one exactly as the inline executor
 would, inside a Flask request context rebuilt from the HTTP request, and
 sends back the whole body or the stream's chunks as they are produced.
 
@@ -27,17 +27,17 @@ import sys
 import threading
 import typing as t
 
-from owt import logformat
 from owt import proctree
-from owt.workers.protocol import WINDOW_BYTES
-from owt.workers.protocol import WINDOW_CHUNKS
-from owt.workers.protocol import Channel
-from owt.workers.protocol import ChannelClosed
-from owt.workers.protocol import Header
-from owt.workers.protocol import ProtocolError
-from owt.workers.protocol import plain
+from owt.errors import ChannelClosed
+from owt.errors import ProtocolError
+from owt.executors.process.protocol import WINDOW_BYTES
+from owt.executors.process.protocol import WINDOW_CHUNKS
+from owt.executors.process.protocol import Channel
+from owt.executors.process.protocol import Header
+from owt.executors.process.protocol import plain
 
 if t.TYPE_CHECKING:
+    from flask import Request
     from werkzeug.wrappers import Response
 
     from owt.errors import OwtError
@@ -92,23 +92,24 @@ class Worker:
     def __init__(self, channel: Channel, config: Header) -> None:
         from flask import Flask
 
-        from owt import capture
-        from owt.handler import InlineExecutor
-        from owt.runtime import ServeOptions
+        from owt import startup
+        from owt.executors.inline import InlineExecutor
+        from owt.options import ServeOptions
         from owt.runtime import Server
-        from owt.runtime import args
 
         self.channel = channel
         self.index = int(config.get("index", 0))
         options = ServeOptions(**config["options"])
-        for name, value in vars(options).items():
-            setattr(args, name, value)
-        self.server = Server.install(options.copy())
-        self.app = Flask("owt.workers.worker")
+        startup.prepare_process(
+            options, log_prefix=f"worker {self.index} [{os.getpid()}] "
+        )
+        self.server = Server.sing()
+        self.app = Flask("owt.executors.process.worker")
         self.executor = InlineExecutor(options)
         self.max_kwargs_depth = options.max_kwargs_depth
-        capture.install()
-        _seal_modules()
+        # As in the HTTP front: an adaptor can't rebind the names owt's own
+        # modules rely on (and so break later calls in this worker).
+        startup.seal(_WORKER_MODULES)
         self._running: dict[int, _Task] = {}
         log.addFilter(self._quiet_cancelled)
         self._tasks: dict[str, _Task] = {}
@@ -238,15 +239,15 @@ class Worker:
     def _run(self, task: _Task, header: Header, body: bytes) -> None:
         from flask import g
 
-        from owt.workers.environ import rebuild_environ
+        from owt.executors.process.environ import rebuild_environ
 
         self._running[threading.get_ident()] = task
         try:
             self._follow_server(header.get("server"))
             environ = rebuild_environ(header["environ"], body)
-            with self.app.request_context(environ):
+            with self.app.request_context(environ) as context:
                 g.request_id = task.id
-                self._respond(task, header)
+                self._respond(task, header, context.request)
         except ChannelClosed:
             _exit_now()
         except BaseException as e:  # never let one call stop the worker
@@ -263,7 +264,7 @@ class Worker:
         task = self._running.get(threading.get_ident())
         return not (task is not None and task.cancelled and record.levelno >= 40)
 
-    def _respond(self, task: _Task, header: Header) -> None:
+    def _respond(self, task: _Task, header: Header, request: Request) -> None:
         from owt.errors import OwtError
         from owt.execute import adaptor_failure
         from owt.request import Call
@@ -276,9 +277,12 @@ class Worker:
                     source=header["source"],
                     arguments=_arguments(header, self.max_kwargs_depth),
                     fn_name=header["fn_name"],
+                    path=request.path,
+                    digest=digest,
+                    request_id=task.id,
+                    http=request,
                 )
-                # run_call, not respond: the response cache lives in the front.
-                response = self.executor.run_call(call, digest, ending)
+                response = self.executor.run(call, ending)
         except OwtError as e:
             self._send_error(task, digest, e)
             return
@@ -416,9 +420,7 @@ class Worker:
         self._send_error(task, header.get("digest", ""), error)
 
     def _is_warm(self, digest: str) -> bool:
-        # CodeCache keeps its LRU in ``_cache``; read-only membership test.
-        cache = getattr(self.executor.code_cache, "_cache", None)
-        return cache is not None and digest in cache
+        return self.executor.is_warm(digest)
 
     def _follow_server(self, server: t.Any) -> None:
         # The front tells each call where it is served (its port may have
@@ -427,14 +429,11 @@ class Worker:
             self.server.address, self.server.port = server[0], int(server[1])
 
 
-def _seal_modules() -> None:
-    # As in the inline server: an adaptor can't rebind the names owt's own
-    # modules rely on (and so break later calls in this worker).
-    from owt.sealing import seal_server_modules
-
-    seal_server_modules(
-        ("owt.workers.worker", "owt.workers.protocol", "owt.workers.environ")
-    )
+_WORKER_MODULES = (
+    "owt.executors.process.worker",
+    "owt.executors.process.protocol",
+    "owt.executors.process.environ",
+)
 
 
 def _arguments(header: Header, max_depth: int) -> t.Any:
@@ -469,15 +468,8 @@ def _die_with_parent(parent_pid: int) -> None:
         _exit_now()
 
 
-def _configure_logging(verbose: int, index: int) -> None:
-    level = logging.DEBUG if verbose >= 2 else logging.INFO
-    logformat.configure(
-        level, f"%(asctime)s %(levelname)s worker {index} [%(process)d] %(message)s"
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: ``python -m owt.workers.worker FD PARENT_PID``."""
+    """Entry point: ``python -m owt.executors.process.worker FD PARENT_PID``."""
     argv = sys.argv[1:] if argv is None else argv
     fd, parent_pid = int(argv[0]), int(argv[1])
     _die_with_parent(parent_pid)
@@ -487,7 +479,6 @@ def main(argv: list[str] | None = None) -> None:
     except (ChannelClosed, ProtocolError):
         _exit_now()
     sys.path[:] = [p for p in config.get("sys_path", sys.path) if isinstance(p, str)]
-    _configure_logging(int(config["options"].get("verbose", 0)), int(config["index"]))
     Worker(channel, config).serve()
 
 

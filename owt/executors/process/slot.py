@@ -23,14 +23,14 @@ import time
 import typing as t
 
 from owt import proctree
-from owt.workers import config as cfg
-from owt.workers.protocol import Channel
-from owt.workers.protocol import ChannelClosed
-from owt.workers.protocol import Header
-from owt.workers.protocol import ProtocolError
+from owt.errors import ChannelClosed
+from owt.errors import ProtocolError
+from owt.executors.process import config as cfg
+from owt.executors.process.protocol import Channel
+from owt.executors.process.protocol import Header
 
 if t.TYPE_CHECKING:
-    from owt.runtime import ServeOptions
+    from owt.options import ServeOptions
 
 log = logging.getLogger("owt")
 
@@ -225,7 +225,7 @@ class WorkerSlot:
         cmd = [
             sys.executable,
             "-m",
-            "owt.workers.worker",
+            "owt.executors.process.worker",
             str(child_sock.fileno()),
             str(os.getpid()),
         ]

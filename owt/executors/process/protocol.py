@@ -30,6 +30,12 @@ import struct
 import threading
 import typing as t
 
+from owt.errors import ChannelClosed
+from owt.errors import OwtError
+from owt.errors import ProtocolError
+from owt.errors import error_class
+from owt.errors import find_class
+
 Header = dict[str, t.Any]
 
 _PREFIX = struct.Struct("!IQ")
@@ -41,14 +47,6 @@ MAX_PAYLOAD = 2 * 1024 * 1024 * 1024
 #: Stream flow control: a worker may be this far ahead of the HTTP client.
 WINDOW_CHUNKS = 8
 WINDOW_BYTES = 1024 * 1024
-
-
-class ChannelClosed(Exception):
-    """The other end of the channel is gone."""
-
-
-class ProtocolError(Exception):
-    """A frame that does not follow this protocol."""
 
 
 class PlainUnpickler(pickle.Unpickler):
@@ -161,3 +159,19 @@ def plain(value: t.Any, depth: int = 0) -> t.Any:
     if isinstance(value, dict):
         return {str(k): plain(v, depth + 1) for k, v in value.items()}
     return repr(value)
+
+
+def rebuild_error(header: Header) -> OwtError:
+    """The :class:`OwtError` a worker reported, as the same class when owt
+    knows it (else the class for its status and kind)."""
+    status, kind = header.get("status"), header.get("kind")
+    cls = find_class(str(header.get("error_class")))
+    if isinstance(status, int) and isinstance(kind, str):
+        if cls is None or (cls.status, cls.kind) != (status, kind):
+            cls = error_class(status, kind)
+    cls = cls or OwtError
+    message = str(header.get("message", "the worker reported an error"))
+    details = header.get("details")
+    error = cls.__new__(cls)
+    OwtError.__init__(error, message, **(details if isinstance(details, dict) else {}))
+    return error
