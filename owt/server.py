@@ -67,10 +67,10 @@ def create_app(options: ServeOptions | None = None) -> Flask:
     return app
 
 
-def check_access(req: Request | None = None) -> Response | None:
+def check_access() -> Response | None:
     """Before anything else: answer an allowed CORS preflight, or refuse a
     request from a host, origin or user owt doesn't accept code from."""
-    req = req or request._get_current_object()  # type: ignore[attr-defined]
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
     g.request_id = req.environ.get(REQUEST_ID_ENVIRON) or new_request_id()
     policy = current_owt().policy
     if policy.is_allowed_preflight(req):

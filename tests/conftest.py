@@ -6,13 +6,11 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from tests.owtserver import OwtProcess
 from tests.owtserver import running_owt
-
-if t.TYPE_CHECKING:
-    from flask import Flask
-    from flask.testing import FlaskClient
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +29,19 @@ def app() -> Flask:
     return create_app(ServeOptions())
 
 
+class ReadingClient(FlaskClient):
+    """A test client that reads and closes every response, as a server does
+    (closing a response gives back its --max-concurrency slot)."""
+
+    def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client of ``app``: requests go through the whole app, no server."""
+    app.test_client_class = ReadingClient
     return app.test_client()
 
 

@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from owt.security import AccessPolicy
 from owt.security import hash_password
@@ -212,13 +213,11 @@ def test_credentials_are_compared_with_hmac_compare_digest(monkeypatch):
     monkeypatch.setattr("owt.security.hmac.compare_digest", recording)
     policy = AccessPolicy(AUTH, (), True)
 
-    class FakeRequest:
-        def __init__(self, authorization):
-            self.headers = {"Host": "127.0.0.1"}
-            if authorization:
-                self.headers["Authorization"] = authorization
-            self.method = "GET"
-            self.scheme = "http"
+    def FakeRequest(authorization):  # a real Werkzeug request, no server
+        headers = {"Host": "127.0.0.1"}
+        if authorization:
+            headers["Authorization"] = authorization
+        return EnvironBuilder(method="GET", headers=headers).get_request()
 
     for authorization in (basic("mallory", "wrong"), basic(USER, "wrong"), None):
         calls.clear()
