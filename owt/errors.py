@@ -255,6 +255,11 @@ def error_class(status: int, kind: str) -> type[OwtError]:
     return type(f"{name}Error", (OwtError,), attributes)
 
 
+class CacheUnavailable(Exception):
+    """The response cache's store can't be reached (Redis is down): the
+    request runs uncached."""
+
+
 class StreamAborted(Exception):
     """A plain stream failed after it started: the response must be cut off.
 
