@@ -255,9 +255,53 @@ def error_class(status: int, kind: str) -> type[OwtError]:
     return type(f"{name}Error", (OwtError,), attributes)
 
 
-class CacheUnavailable(Exception):
-    """The response cache's store can't be reached (Redis is down): the
-    request runs uncached."""
+class CacheUnavailable(OwtError):
+    """The response cache's store can't be reached (Redis is down). A call
+    then runs uncached; only the cache's own endpoint answers with it."""
+
+    status = 503
+    kind = "cache_unavailable"
+
+
+def plain(value: t.Any, depth: int = 0) -> t.Any:
+    """``value`` as plain data (JSON's types and bytes; ``repr`` for the rest)."""
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    if depth > 20:
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    return repr(value)
+
+
+def error_to_data(error: OwtError) -> dict[str, t.Any]:
+    """``error`` as plain data, to hand to another process or front end."""
+    cls = type(error)
+    return {
+        "error_class": f"{cls.__module__}.{cls.__qualname__}",
+        "status": error.status,
+        "kind": error.kind,
+        "message": error.message,
+        "details": plain(error.details),
+    }
+
+
+def error_from_data(data: t.Mapping[str, t.Any]) -> OwtError:
+    """The :class:`OwtError` :func:`error_to_data` described: the same class
+    when owt knows it, else the class for its status and kind."""
+    status, kind = data.get("status"), data.get("kind")
+    cls = find_class(str(data.get("error_class")))
+    if isinstance(status, int) and isinstance(kind, str):
+        if cls is None or (cls.status, cls.kind) != (status, kind):
+            cls = error_class(status, kind)
+    cls = cls or OwtError
+    message = str(data.get("message", "an error was reported"))
+    details = data.get("details")
+    error = cls.__new__(cls)
+    OwtError.__init__(error, message, **(details if isinstance(details, dict) else {}))
+    return error
 
 
 class StreamAborted(Exception):

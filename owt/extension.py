@@ -10,7 +10,9 @@ from flask import Flask
 from flask import current_app
 
 from owt.cache import MB
+from owt.cache import MemoryStore
 from owt.cache import ResponseCache
+from owt.cache.store import CacheStore
 from owt.executors import Executor
 from owt.executors import create_executor
 from owt.limits import ConcurrencyLimit
@@ -43,7 +45,7 @@ class Owt:
             policy=AccessPolicy(
                 options.auth, options.allow_origins, is_loopback(options.address)
             ),
-            cache=ResponseCache(int(options.cache_mb * MB), options.cache_ttl),
+            cache=ResponseCache(store=create_store(options)),
             executor=create_executor(options),
             running=ConcurrencyLimit(options.max_concurrency if in_front else 0),
         )
@@ -56,6 +58,16 @@ class Owt:
     def install(self, app: Flask) -> None:
         """Make this the collaborators of ``app``."""
         app.extensions[EXTENSION_KEY] = self
+
+
+def create_store(options: ServeOptions) -> CacheStore:
+    """The response cache's store: Redis with ``--cache-url``, else memory."""
+    max_bytes = int(options.cache_mb * MB)
+    if options.cache_url:
+        from owt.cache.redis_store import RedisStore
+
+        return RedisStore(options.cache_url, max_bytes, options.cache_ttl)
+    return MemoryStore(max_bytes, options.cache_ttl)
 
 
 def current_owt() -> Owt:

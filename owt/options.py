@@ -123,6 +123,14 @@ class ServeOptions:
         minimum=0,
         above=True,
     )
+    cache_url: str | None = option(
+        None,
+        "Keep the response cache in Redis (redis://HOST:PORT/DB), shared by "
+        "every front end and process using it; the password in the URL or in "
+        "OWT_CACHE_PASSWORD. Default: each process's memory.",
+        env="OWT_CACHE_URL",
+        metavar="URL",
+    )
     processes: int = option(
         1,
         "HTTP worker processes serving requests, for deployments with many "

@@ -31,10 +31,7 @@ import threading
 import typing as t
 
 from owt.errors import ChannelClosed
-from owt.errors import OwtError
 from owt.errors import ProtocolError
-from owt.errors import error_class
-from owt.errors import find_class
 
 Header = dict[str, t.Any]
 
@@ -146,32 +143,3 @@ def _send_all(sock: socket.socket, parts: list[bytes | memoryview]) -> None:
             else:
                 views[0] = first[sent:]
                 sent = 0
-
-
-def plain(value: t.Any, depth: int = 0) -> t.Any:
-    """``value`` as plain data the front will accept (``repr`` for the rest)."""
-    if value is None or isinstance(value, bool | int | float | str | bytes):
-        return value
-    if depth > 20:
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return [plain(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v, depth + 1) for k, v in value.items()}
-    return repr(value)
-
-
-def rebuild_error(header: Header) -> OwtError:
-    """The :class:`OwtError` a worker reported, as the same class when owt
-    knows it (else the class for its status and kind)."""
-    status, kind = header.get("status"), header.get("kind")
-    cls = find_class(str(header.get("error_class")))
-    if isinstance(status, int) and isinstance(kind, str):
-        if cls is None or (cls.status, cls.kind) != (status, kind):
-            cls = error_class(status, kind)
-    cls = cls or OwtError
-    message = str(header.get("message", "the worker reported an error"))
-    details = header.get("details")
-    error = cls.__new__(cls)
-    OwtError.__init__(error, message, **(details if isinstance(details, dict) else {}))
-    return error

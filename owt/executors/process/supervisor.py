@@ -46,13 +46,13 @@ from owt.errors import Overloaded
 from owt.errors import OwtError
 from owt.errors import RequestCancelled
 from owt.errors import WorkerDied
+from owt.errors import error_from_data
 from owt.executors.process import config as cfg
 from owt.executors.process.environ import client_gone_probe
 from owt.executors.process.environ import portable_environ
 from owt.executors.process.protocol import WINDOW_BYTES
 from owt.executors.process.protocol import WINDOW_CHUNKS
 from owt.executors.process.protocol import Header
-from owt.executors.process.protocol import rebuild_error
 from owt.executors.process.slot import READY
 from owt.executors.process.slot import STOPPED
 from owt.executors.process.slot import Event
@@ -258,7 +258,7 @@ class ProcessExecutor:
         self, pending: Pending, op: str, header: Header, timeout: float | None
     ) -> OwtError:
         if op == "error":
-            return rebuild_error(header)
+            return error_from_data(header)
         if op == "died":
             return WorkerDied(header["message"], worker=header.get("worker"))
         if op == "timeout":

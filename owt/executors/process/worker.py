@@ -34,7 +34,6 @@ from owt.executors.process.protocol import WINDOW_BYTES
 from owt.executors.process.protocol import WINDOW_CHUNKS
 from owt.executors.process.protocol import Channel
 from owt.executors.process.protocol import Header
-from owt.executors.process.protocol import plain
 
 if t.TYPE_CHECKING:
     from flask import Request
@@ -396,16 +395,13 @@ class Worker:
         self.channel.send(header, payload)
 
     def _send_error(self, task: _Task, digest: str, error: OwtError) -> None:
-        cls = type(error)
+        from owt.errors import error_to_data
+
         self._send(
             {
                 "op": "error",
                 "id": task.id,
-                "status": error.status,
-                "kind": error.kind,
-                "error_class": f"{cls.__module__}.{cls.__qualname__}",
-                "message": error.message,
-                "details": plain(error.details),
+                **error_to_data(error),
                 "cancelled": task.cancelled,
                 "warm": self._is_warm(digest),
             }
