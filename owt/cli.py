@@ -69,27 +69,39 @@ def serve_command(**kwargs: t.Any) -> None:
 
 
 def _check_executor_options(options: ServeOptions) -> None:
-    """Refuse process-executor options that can't take effect."""
+    """Refuse executor options that can't take effect."""
     from owt.executors.process.config import pool_config
+    from owt.executors.ray.config import slot_config
 
-    if options.executor != "process":
-        given = [
-            flag
-            for flag, value in (
-                ("--timeout", options.timeout),
-                ("--workers", options.workers),
-                ("--worker-env", options.worker_env),
-            )
-            if value
-        ]
-        if given:
-            raise click.UsageError(
-                f"{', '.join(given)} need --executor process: an adaptor running "
-                "inside the server can't be stopped or given its own environment."
-            )
-        return
+    defaults = ServeOptions()
+    process_only: list[tuple[str, object]] = [
+        ("--workers", options.workers),
+        ("--worker-env", options.worker_env),
+    ]
+    ray_only: list[tuple[str, object]] = [
+        ("--slots", options.slots != defaults.slots),
+        ("--slot-resources", options.slot_resources != defaults.slot_resources),
+        ("--ray-address", options.ray_address != defaults.ray_address),
+    ]
+    given = {
+        "inline": [*process_only, *ray_only, ("--timeout", options.timeout)],
+        "process": ray_only,
+        "ray": process_only,
+    }[options.executor]
+    named = [flag for flag, value in given if value]
+    if named:
+        raise click.UsageError(
+            f"{', '.join(named)} can't be used with --executor {options.executor}: "
+            "--timeout needs --executor process or ray (an adaptor running inside "
+            "the server can't be stopped), --workers and --worker-env need "
+            "--executor process, and --slots, --slot-resources and --ray-address "
+            "need --executor ray."
+        )
     try:
-        pool_config(options)
+        if options.executor == "process":
+            pool_config(options)
+        elif options.executor == "ray":
+            slot_config(options)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
 

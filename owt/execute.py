@@ -418,6 +418,11 @@ class CodeCache:
                 with self._lock:
                     self._loading.pop(digest, None)
 
+    def digests(self) -> list[str]:
+        """The digests of the loaded adaptors."""
+        with self._lock:
+            return list(self._cache)
+
     def __contains__(self, digest: object) -> bool:
         with self._lock:
             return digest in self._cache

@@ -156,11 +156,12 @@ class ServeOptions:
     )
     executor: str = option(
         "inline",
-        "Where adaptors run: 'inline' in the server's threads (fastest), or "
+        "Where adaptors run: 'inline' in the server's threads (fastest), "
         "'process' in supervised worker processes (time limits, cancelling, "
-        "crash isolation).",
+        "crash isolation), or 'ray' on the slots of a Ray cluster (several "
+        "machines and GPUs; needs owt[ray]).",
         env="OWT_EXECUTOR",
-        choices=("inline", "process"),
+        choices=("inline", "process", "ray"),
     )
     workers: int = option(
         0,
@@ -172,7 +173,7 @@ class ServeOptions:
     )
     timeout: float | None = option(
         None,
-        "With --executor process: longest an adaptor may work before its "
+        "With --executor process or ray: longest an adaptor may work before its "
         "result or next chunk; past it the client gets 504 and the call is "
         "interrupted. A request's own 'timeout' field can only lower it.",
         env="OWT_TIMEOUT",
@@ -182,8 +183,8 @@ class ServeOptions:
     )
     grace: float = option(
         3.0,
-        "With --executor process: how long an interrupted adaptor may take to "
-        "stop before its worker is killed and replaced.",
+        "With --executor process or ray: how long an interrupted adaptor may "
+        "take to stop before its worker (or slot) is killed and replaced.",
         env="OWT_GRACE",
         metavar="SECONDS",
         minimum=0,
@@ -195,6 +196,29 @@ class ServeOptions:
         "for one worker: 'A=1 B=2'.",
         env="OWT_WORKER_ENV",
         metavar="NAME=VALUE",
+    )
+    ray_address: str = option(
+        "auto",
+        "With --executor ray: the Ray cluster to connect to (HOST:PORT of its "
+        "head; 'auto': the one started on this machine). Set RAY_AUTH_MODE=token "
+        "and the cluster's token (RAY_AUTH_TOKEN) as its head has them.",
+        env="OWT_RAY_ADDRESS",
+        metavar="ADDRESS",
+    )
+    slots: int = option(
+        1,
+        "With --executor ray: Ray actors running adaptors, one request at a time "
+        "each; named, so every front end on the cluster shares them.",
+        env="OWT_SLOTS",
+        metavar="N",
+        minimum=1,
+    )
+    slot_resources: str = option(
+        "{}",
+        "With --executor ray: the Ray resources of each slot, as JSON (e.g. "
+        "'{\"num_gpus\": 1}' to place each slot on a GPU).",
+        env="OWT_SLOT_RESOURCES",
+        metavar="JSON",
     )
     verbose: int = option(
         0,

@@ -20,7 +20,7 @@ if t.TYPE_CHECKING:
     from owt.options import ServeOptions
     from owt.request import Call
 
-EXECUTORS = ("inline", "process")
+EXECUTORS = ("inline", "process", "ray")
 
 
 class Executor(t.Protocol):
@@ -66,6 +66,10 @@ def create_executor(options: ServeOptions) -> Executor:
         from owt.executors.process.supervisor import ProcessExecutor
 
         return ProcessExecutor(options)
+    if options.executor == "ray":
+        from owt.executors.ray.executor import RayExecutor
+
+        return RayExecutor(options)
     raise ValueError(
         f"--executor must be one of {', '.join(EXECUTORS)}, not {options.executor!r}."
     )
