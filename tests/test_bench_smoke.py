@@ -49,3 +49,30 @@ def test_quick_benchmark_prints_every_item():
     # Every server the run started has been stopped.
     after = {p.pid for p in psutil.Process().children(recursive=True)}
     assert after <= before
+
+
+def test_executor_benchmark_prints_every_executor_and_cache():
+    # A real Ray head and redis-server are started and stopped by the script.
+    done = subprocess.run(
+        [sys.executable, "bench/executors.py", "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = re.findall(
+        r"^\| (executor \w+|cache hit, \w+)[^|]* \| ([\d,]+)/s \| ([\d.]+) \| "
+        r"([\d.]+) \| (\d+\.\d\d) x \|$",
+        done.stdout,
+        re.MULTILINE,
+    )
+    cases = [row[0] for row in rows]
+    assert cases == [
+        "executor inline",
+        "executor process",
+        "executor ray",
+        "cache hit, memory",
+        "cache hit, Redis",
+    ], done.stdout
+    assert all(int(row[1].replace(",", "")) > 0 for row in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -53,6 +54,7 @@ def slot_config(options: ServeOptions) -> SlotConfig:
         )
     if options.slots < 1:
         raise ValueError("--slots must be at least 1.")
+    check_reachable(options.ray_address)
     return SlotConfig(
         address=options.ray_address,
         slots=options.slots,
@@ -62,3 +64,26 @@ def slot_config(options: ServeOptions) -> SlotConfig:
         timeout=options.timeout,
         grace=options.grace,
     )
+
+
+def check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` nothing answers on (Ray itself would retry for
+    minutes); ``auto`` is Ray's to find.
+
+    :raises ValueError: naming the address.
+    """
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3):
+            return
+    except ValueError:
+        raise ValueError(
+            f"--ray-address must be HOST:PORT (or auto), not {address!r}."
+        ) from None
+    except OSError as e:
+        raise ValueError(
+            f"No Ray cluster answers at {address} ({e.strerror or e}); start its "
+            "head first (ray start --head ...)."
+        ) from None
