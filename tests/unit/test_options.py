@@ -63,7 +63,7 @@ def test_flags_set_their_fields():
 @pytest.mark.parametrize(
     "argv,complaint",
     [
-        (["--executor", "ray"], "'ray' is not one of 'inline', 'process'"),
+        (["--executor", "dask"], "'dask' is not one of 'inline', 'process', 'ray'"),
         (["--max-concurrency", "-1"], "-1 is not in the range x>=0"),
         (["--cache-ttl", "0"], "0.0 is not in the range x>0"),
         (["--workers", "0"], "0 is not in the range x>=1"),
