@@ -335,5 +335,72 @@ class ProtocolError(Exception):
     """A frame that does not follow this protocol."""
 
 
+class OwtClientError(Exception):
+    """The server answered with an error (or ended a stream with one).
+
+    :ivar status: the HTTP status (200 for an error that ends a stream).
+    :ivar kind: the server's machine-readable error word, e.g. ``adaptor_error``.
+    :ivar message: the server's sentence about what went wrong.
+    :ivar traceback: the adaptor's traceback text, when the adaptor raised.
+    :ivar request_id: the server's id for the request, to find it in its log.
+    :ivar body: the whole decoded error body (``type``, ``stdout``, ``stderr``...).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        traceback: str | None = None,
+        request_id: str | None = None,
+        body: dict[str, t.Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.traceback = traceback
+        self.request_id = request_id
+        self.body: dict[str, t.Any] = body or {}
+        super().__init__(self._summary())
+
+    @property
+    def error_type(self) -> str | None:
+        """The Python exception type the adaptor raised, if the server said."""
+        value = self.body.get("type")
+        return value if isinstance(value, str) else None
+
+    def _where(self) -> str:
+        # An error event ends a stream whose status was already 200.
+        return "in the stream" if self.status < 400 else f"HTTP {self.status}"
+
+    def _summary(self) -> str:
+        head = f"{self.kind} ({self._where()}): {self.message}"
+        if self.traceback:
+            head += "\n" + self.traceback.rstrip("\n")
+        return head
+
+    def describe(self) -> str:
+        """Everything the server said, as text for a terminal."""
+        lines = [f"owt: {self.kind} ({self._where()}): {self.message}"]
+        if self.traceback:
+            lines += ["", self.traceback.rstrip("\n")]
+        for name in ("stdout", "stderr"):
+            value = self.body.get(name)
+            if isinstance(value, str) and value:
+                lines += ["", f"adaptor {name}:", value.rstrip("\n")]
+        if self.request_id:
+            lines += ["", f"request id: {self.request_id}"]
+        return "\n".join(lines)
+
+
+class AssignmentError(ValueError):
+    """A ``NAME=VALUE`` argument has no ``=`` or an empty name."""
+
+
+class CodeSourceError(ValueError):
+    """The code given cannot be turned into adaptor source."""
+
+
 class PortUnavailable(OSError):
     """The address and port ``owt serve`` was asked to listen on can't be had."""

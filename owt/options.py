@@ -127,7 +127,7 @@ class ServeOptions:
         None,
         "Keep the response cache in Redis (redis://HOST:PORT/DB), shared by "
         "every front end and process using it; the password in the URL or in "
-        "OWT_CACHE_PASSWORD. Default: each process's memory.",
+        "OWT_CACHE_PASSWORD (or REDIS_PASSWORD). Default: each process's memory.",
         env="OWT_CACHE_URL",
         metavar="URL",
     )

@@ -19,9 +19,12 @@ class RedisProcess:
     """One ``redis-server``; :meth:`stop` and :meth:`start` it again on the
     same port (to test owt riding out an outage)."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, password: str | None = None
+    ) -> None:
         self.port = port or free_port()
         self.workdir = workdir
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -29,7 +32,9 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=5
+        )
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
@@ -51,7 +56,8 @@ class RedisProcess:
                 "64mb",
                 "--maxmemory-policy",
                 "volatile-lru",
-            ],  # fmt: skip
+                *(["--requirepass", self.password] if self.password else []),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -76,9 +82,11 @@ class RedisProcess:
 
 
 @contextlib.contextmanager
-def running_redis(workdir: Path) -> t.Iterator[RedisProcess]:
+def running_redis(
+    workdir: Path, password: str | None = None
+) -> t.Iterator[RedisProcess]:
     """A ``redis-server`` for the block, stopped after it."""
-    server = RedisProcess(workdir)
+    server = RedisProcess(workdir, password=password)
     server.start()
     try:
         yield server

@@ -159,6 +159,30 @@ def test_delete_cancels_a_running_request_with_409(front):
     wait_until_ready(front)
 
 
+def test_delete_stops_a_stream_that_never_pauses(front):
+    # Chunks always waiting to be read must not hide the cancel.
+    code = (
+        "import time\n"
+        "def run():\n"
+        "    for i in range(100000):\n"
+        "        time.sleep(0.001)\n"
+        "        yield f'{i}\\n'\n"
+    )
+    wait_until_ready(front)
+    started = time.monotonic()
+    with front.post(code, stream=True, timeout=60) as response:
+        lines = response.iter_lines()
+        next(lines)
+        running = [s["running"] for s in slots(front) if s.get("running")]
+        cancel = requests.delete(f"{front.url}/_owt/requests/{running[0]}", timeout=10)
+        assert cancel.status_code == 200
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for _ in lines:
+                pass
+    assert time.monotonic() - started < 20
+    wait_until_ready(front)
+
+
 def test_a_client_that_leaves_stops_its_stream(front, tmp_path):
     marks = tmp_path / "marks"
     code = (

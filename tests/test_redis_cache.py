@@ -186,3 +186,20 @@ def test_requests_run_uncached_while_redis_is_down_and_caching_resumes(
             time.sleep(0.2)
         assert states[-2:] == ["miss", "hit"]
         assert "response cache available again" in front.output()
+
+
+def test_the_password_may_come_from_the_environment(tmp_path):
+    with running_redis(tmp_path, password="s3cret-pw") as server:
+        with running_owt(
+            "--cache-url",
+            server.url,
+            env={"OWT_CACHE_PASSWORD": "s3cret-pw"},
+            log_dir=tmp_path / "good",
+        ) as front:
+            cached(front, STAMP, {"x": 7})
+            assert cached(front, STAMP, {"x": 7}).headers["X-Owt-Cache"] == "hit"
+        with running_owt("--cache-url", server.url, log_dir=tmp_path / "bad") as front:
+            refused = cached(front, STAMP, {"x": 7})
+            assert refused.status_code == 200
+            assert refused.headers["X-Owt-Cache"] == "bypass"
+            assert "response cache unavailable" in front.output()

@@ -1,9 +1,9 @@
 """The response cache's store in Redis, shared by every owt front end.
 
 ``owt serve --cache-url redis://HOST:PORT/DB`` (the password in the URL, or
-in ``OWT_CACHE_PASSWORD``). Every front end and every ``--processes``
-worker that uses the same Redis shares entries, pins, counters and single
-flight. Keys, under the prefix ``owt:``:
+in ``OWT_CACHE_PASSWORD`` or ``REDIS_PASSWORD``). Every front end and every
+``--processes`` worker that uses the same Redis shares entries, pins,
+counters and single flight. Keys, under the prefix ``owt:``:
 
 - ``e:KEY``: an entry (:func:`~owt.cache.entry.encode_entry`; never a
   pickle), expiring after ``--cache-ttl`` (30 days without it, so that
@@ -58,8 +58,8 @@ DEFAULT_EXPIRY_SECONDS = 30 * 24 * 3600
 RETRY_SECONDS = 1.0
 #: Longest pause between two looks of a waiting request.
 POLL_SECONDS = 0.05
-#: The environment variable holding the password, if the URL has none.
-PASSWORD_ENV = "OWT_CACHE_PASSWORD"
+#: The environment variables that may hold the password, if the URL has none.
+PASSWORD_ENVS = ("OWT_CACHE_PASSWORD", "REDIS_PASSWORD")
 
 _T = t.TypeVar("_T")
 
@@ -78,7 +78,7 @@ class RedisStore:
         self.ttl = ttl
         self.client = redis.Redis.from_url(
             url,
-            password=os.environ.get(PASSWORD_ENV) or None,
+            password=next(filter(None, map(os.environ.get, PASSWORD_ENVS)), None),
             socket_connect_timeout=1,
             socket_timeout=5,
         )

@@ -183,18 +183,18 @@ class RayExecutor:
         """The call's next message; or the error that ends it for the client."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if running.cancelled:  # looked at first: a fast stream is always ready
+                self.stop(running, "cancelled")
+                raise RequestCancelled(
+                    f"Request {running.request_id} was cancelled "
+                    "(DELETE /_owt/requests/...)."
+                )
             wait = POLL_S
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             ready, _ = ray.wait([running.generator], timeout=wait)
             if ready:
                 return self._take(running)
-            if running.cancelled:
-                self.stop(running, "cancelled")
-                raise RequestCancelled(
-                    f"Request {running.request_id} was cancelled "
-                    "(DELETE /_owt/requests/...)."
-                )
             if deadline is not None and time.monotonic() >= deadline:
                 self.stop(running, "timeout")
                 raise AdaptorTimeout(
