@@ -45,6 +45,12 @@ class Call:
     #: executors that pass it on to another process).
     http: Request | None = dataclasses.field(default=None, compare=False, repr=False)
 
+    def time_limit(self, server_limit: float | None) -> float | None:
+        """The limit this call runs under: the server's (``--timeout``),
+        lowered by the request's own ``timeout``."""
+        limits = [s for s in (server_limit, self.timeout) if s is not None]
+        return min(limits) if limits else None
+
 
 def gather_fields(request: Request) -> dict[str, t.Any]:
     """Protocol fields from the query string and the body, merged.

@@ -76,6 +76,23 @@ def relay(
             watcher.end(ended)
 
 
+class StreamOutcome:
+    """A watcher that only remembers how a stream ended (for a worker or a
+    slot to tell the front)."""
+
+    def __init__(self) -> None:
+        self.outcome: StreamEnd | None = None
+
+    def start(self) -> None:
+        pass  # nothing to note at the start
+
+    def chunk(self, data: bytes) -> None:
+        pass  # the chunks travel on their own
+
+    def end(self, outcome: StreamEnd) -> None:
+        self.outcome = outcome
+
+
 def _watched(
     source: Source, watcher: StreamWatcher | None
 ) -> cabc.Generator[bytes, None, StreamEnd]:

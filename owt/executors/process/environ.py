@@ -1,9 +1,10 @@
-"""Carry an HTTP request into a worker: the WSGI environ, taken apart and rebuilt.
+"""Carry a call into another process (a worker, a Ray slot) and back again.
 
-The front keeps the request's CGI and ``HTTP_*`` variables and its whole body;
-the worker puts them back together into an environ for a Flask request
-context, so ``flask.request`` (path, query, headers, JSON body, form, files)
-and summat's request blocks read the same request there as in the front.
+The front sends the call's fields, the request's CGI and ``HTTP_*`` variables
+and its whole body; the other side puts them back together into an environ
+for a Flask request context, so ``flask.request`` (path, query, headers,
+JSON body, form, files) and summat's request blocks read the same request
+there as in the front, and into the :class:`~owt.request.Call` it runs.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ import io
 import sys
 import typing as t
 
+from owt.codec import resolve_kwargs
 from owt.front import CLIENT_GONE_KEY
 from owt.front import ClientGone
+from owt.request import Call
+
+if t.TYPE_CHECKING:
+    from flask import Request
 
 _CGI_KEYS = (
     "REQUEST_METHOD",
@@ -70,3 +76,39 @@ def client_gone_probe(environ: t.Mapping[str, t.Any]) -> ClientGone | None:
     """The request's "has the client gone?" check, where the front gives one."""
     probe = environ.get(CLIENT_GONE_KEY)
     return probe if callable(probe) else None
+
+
+def call_fields(call: Call) -> tuple[dict[str, t.Any], bytes]:
+    """What another process needs to run ``call``: its fields (with the
+    request's portable environ) and the request's body, byte for byte."""
+    environ: t.Mapping[str, t.Any] = {}
+    body = b""
+    if call.http is not None:
+        environ = call.http.environ
+        body = call.http.get_data(cache=True, parse_form_data=False)
+    fields = {
+        "source": call.source,
+        "arguments": call.arguments,
+        "fn_name": call.fn_name,
+        "digest": call.digest,
+        "request_id": call.request_id,
+        "environ": portable_environ(environ),
+    }
+    return fields, body
+
+
+def rebuilt_call(
+    fields: t.Mapping[str, t.Any], request: Request, request_id: str, max_depth: int
+) -> Call:
+    """The :class:`Call` :func:`call_fields` described, for ``request`` (the
+    rebuilt one). An expression the front left alone is evaluated here (it
+    is caller code too), then held to ``--max-kwargs-depth``."""
+    return Call(
+        source=fields["source"],
+        arguments=resolve_kwargs(fields["arguments"], max_depth),
+        fn_name=fields["fn_name"],
+        path=request.path,
+        digest=fields["digest"],
+        request_id=request_id,
+        http=request,
+    )

@@ -37,6 +37,7 @@ import typing as t
 import uuid
 import weakref
 
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from owt.errors import AdaptorTimeout
@@ -48,8 +49,8 @@ from owt.errors import RequestCancelled
 from owt.errors import WorkerDied
 from owt.errors import error_from_data
 from owt.executors.process import config as cfg
+from owt.executors.process.environ import call_fields
 from owt.executors.process.environ import client_gone_probe
-from owt.executors.process.environ import portable_environ
 from owt.executors.process.protocol import WINDOW_BYTES
 from owt.executors.process.protocol import WINDOW_CHUNKS
 from owt.executors.process.protocol import Header
@@ -61,6 +62,7 @@ from owt.executors.process.slot import WorkerSlot
 from owt.executors.relay import Source
 from owt.executors.relay import relay
 from owt.front import ClientGone
+from owt.response import is_event_stream
 
 if t.TYPE_CHECKING:
     from owt.cache import StreamEnd
@@ -118,15 +120,11 @@ class ProcessExecutor:
         :raises OwtError: for a bad request, a failing adaptor, a timeout
             (504), a dead worker (502), a cancel (409) or no free worker (503).
         """
-        environ: t.Mapping[str, t.Any] = {}
-        body = b""
-        if call.http is not None:
-            environ = call.http.environ
-            body = call.http.get_data(cache=True, parse_form_data=False)
+        fields, body = call_fields(call)
         public_id = call.request_id or uuid.uuid4().hex[:16]
-        timeout = self._timeout_for(call)
-        client = client_gone_probe(environ)
-        pending = self._send_call(call, environ, body, public_id)
+        timeout = call.time_limit(self.config.timeout)
+        client = client_gone_probe(call.http.environ if call.http else {})
+        pending = self._send_call(call, fields, body, public_id)
         op, header, payload = self._wait(pending, timeout, client)
         if op == "result":
             return Response(payload, status=header["status"], headers=header["headers"])
@@ -134,7 +132,7 @@ class ProcessExecutor:
             source = self._chunks(pending, timeout, client)
             chunks = relay(
                 source,
-                sse=_is_event_stream(header["headers"]),
+                sse=is_event_stream(Headers(header["headers"])),
                 request_id=pending.public_id,
                 watcher=watcher,
             )
@@ -142,31 +140,18 @@ class ProcessExecutor:
             return Response(chunks, status=header["status"], headers=header["headers"])
         raise self._failure(pending, op, header, timeout)
 
-    def _timeout_for(self, call: Call) -> float | None:
-        limits = [s for s in (self.config.timeout, call.timeout) if s is not None]
-        return min(limits) if limits else None
-
     def _send_call(
         self,
         call: Call,
-        environ: t.Mapping[str, t.Any],
+        fields: dict[str, t.Any],
         body: bytes,
         public_id: str,
     ) -> Pending:
         from owt.runtime import Server
 
         server = Server.sing()
-        digest = call.digest
-        header = {
-            "op": "call",
-            "digest": digest,
-            "source": call.source,
-            "fn_name": call.fn_name,
-            "arguments": call.arguments,
-            "environ": portable_environ(environ),
-            "server": (server.address, server.port),
-        }
-        pending = self._reserve(digest, public_id)
+        header = {**fields, "op": "call", "server": (server.address, server.port)}
+        pending = self._reserve(call.digest, public_id)
         header["id"] = pending.id
         try:
             if pending.channel is None:
@@ -399,13 +384,6 @@ class ProcessExecutor:
         self.cond = threading.Condition()
         for slot in self.slots:
             slot.forget_after_fork()
-
-
-def _is_event_stream(headers: list[tuple[str, str]]) -> bool:
-    return any(
-        name.lower() == "content-type" and value.startswith("text/event-stream")
-        for name, value in headers
-    )
 
 
 def _after_fork_in_child() -> None:

@@ -40,6 +40,7 @@ if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from owt.errors import OwtError
+    from owt.executors.relay import StreamOutcome
 
 log = logging.getLogger("owt")
 
@@ -67,22 +68,6 @@ class _Task:
         self.flow = threading.Condition()
         self.ahead_chunks = 0
         self.ahead_bytes = 0
-
-
-class _StreamEnding:
-    """Learns how the inline relay ended a stream (a cache StreamWatcher)."""
-
-    def __init__(self) -> None:
-        self.outcome: str | None = None
-
-    def start(self) -> None:
-        pass
-
-    def chunk(self, data: bytes) -> None:
-        pass
-
-    def end(self, outcome: str) -> None:
-        self.outcome = outcome
 
 
 class Worker:
@@ -266,21 +251,14 @@ class Worker:
     def _respond(self, task: _Task, header: Header, request: Request) -> None:
         from owt.errors import OwtError
         from owt.execute import adaptor_failure
-        from owt.request import Call
+        from owt.executors.process.environ import rebuilt_call
+        from owt.executors.relay import StreamOutcome
 
         digest = header["digest"]
-        ending = _StreamEnding()
+        ending = StreamOutcome()
         try:
             with self._adaptor_code(task):
-                call = Call(
-                    source=header["source"],
-                    arguments=_arguments(header, self.max_kwargs_depth),
-                    fn_name=header["fn_name"],
-                    path=request.path,
-                    digest=digest,
-                    request_id=task.id,
-                    http=request,
-                )
+                call = rebuilt_call(header, request, task.id, self.max_kwargs_depth)
                 response = self.executor.run(call, ending)
         except OwtError as e:
             self._send_error(task, digest, e)
@@ -307,7 +285,7 @@ class Worker:
         )
 
     def _stream(
-        self, task: _Task, digest: str, response: Response, ending: _StreamEnding
+        self, task: _Task, digest: str, response: Response, ending: StreamOutcome
     ) -> None:
         self._send(
             {
@@ -430,14 +408,6 @@ _WORKER_MODULES = (
     "owt.executors.process.protocol",
     "owt.executors.process.environ",
 )
-
-
-def _arguments(header: Header, max_depth: int) -> t.Any:
-    """The call's arguments; an expression the front left alone is evaluated
-    here (it is caller code too), then held to ``--max-kwargs-depth``."""
-    from owt.codec import resolve_kwargs
-
-    return resolve_kwargs(header["arguments"], max_depth)
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:

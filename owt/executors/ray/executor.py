@@ -28,6 +28,7 @@ import typing as t
 
 import ray
 import ray.exceptions
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from owt.errors import AdaptorTimeout
@@ -35,8 +36,8 @@ from owt.errors import Overloaded
 from owt.errors import RequestCancelled
 from owt.errors import WorkerDied
 from owt.errors import error_from_data
+from owt.executors.process.environ import call_fields
 from owt.executors.process.environ import client_gone_probe
-from owt.executors.process.environ import portable_environ
 from owt.executors.ray.config import NAMESPACE
 from owt.executors.ray.config import slot_config
 from owt.executors.ray.slot import CONCURRENCY_GROUPS
@@ -45,6 +46,7 @@ from owt.executors.ray.slot import SlotRunner
 from owt.executors.relay import Source
 from owt.executors.relay import relay
 from owt.front import ClientGone
+from owt.response import is_event_stream
 
 if t.TYPE_CHECKING:
     from owt.cache import StreamEnd
@@ -126,22 +128,10 @@ class RayExecutor:
         :raises OwtError: for a bad request, a failing adaptor, a timeout
             (504), a dead slot (502), a cancel (409) or no free slot (503).
         """
-        environ: t.Mapping[str, t.Any] = {}
-        body = b""
-        if call.http is not None:
-            environ = call.http.environ
-            body = call.http.get_data(cache=True, parse_form_data=False)
-        message = {
-            "source": call.source,
-            "arguments": call.arguments,
-            "fn_name": call.fn_name,
-            "digest": call.digest,
-            "request_id": call.request_id,
-            "environ": portable_environ(environ),
-        }
+        message, body = call_fields(call)
         running = self._start(call, message, body)
-        timeout = _shortest(self.config.timeout, call.timeout)
-        client = client_gone_probe(environ)
+        timeout = call.time_limit(self.config.timeout)
+        client = client_gone_probe(call.http.environ if call.http else {})
         first = self._next(running, timeout, client)
         if first["op"] == "result":
             self._finish(running)
@@ -149,7 +139,7 @@ class RayExecutor:
         if first["op"] == "start":
             chunks = relay(
                 self._chunks(running, timeout, client),
-                sse=_is_event_stream(first["headers"]),
+                sse=is_event_stream(Headers(first["headers"])),
                 request_id=call.request_id,
                 watcher=watcher,
             )
@@ -350,15 +340,3 @@ class RayExecutor:
 
     def close(self) -> None:
         """Leave the slots running: they are the cluster's, shared."""
-
-
-def _shortest(*limits: float | None) -> float | None:
-    given = [limit for limit in limits if limit is not None]
-    return min(given) if given else None
-
-
-def _is_event_stream(headers: list[tuple[str, str]]) -> bool:
-    return any(
-        name.lower() == "content-type" and value.startswith("text/event-stream")
-        for name, value in headers
-    )

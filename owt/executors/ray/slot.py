@@ -23,34 +23,18 @@ import typing as t
 from flask import Flask
 
 from owt import startup
-from owt.codec import resolve_kwargs
 from owt.errors import OwtError
 from owt.errors import error_to_data
 from owt.execute import adaptor_failure
 from owt.executors.inline import InlineExecutor
 from owt.executors.process.environ import rebuild_environ
+from owt.executors.process.environ import rebuilt_call
+from owt.executors.relay import StreamOutcome
 from owt.options import ServeOptions
-from owt.request import Call
 
 Message = dict[str, t.Any]
 #: The actor's concurrency groups: calls one at a time, and describing.
 CONCURRENCY_GROUPS = {"calls": 1, "admin": 1}
-
-
-class _StreamEnding:
-    """Learns how the relay ended a stream (a cache StreamWatcher)."""
-
-    def __init__(self) -> None:
-        self.outcome: str | None = None
-
-    def start(self) -> None:
-        pass
-
-    def chunk(self, data: bytes) -> None:
-        pass
-
-    def end(self, outcome: str) -> None:
-        self.outcome = outcome
 
 
 class SlotRunner:
@@ -85,20 +69,10 @@ class SlotRunner:
         return self.current
 
     def _respond(self, message: Message, request: t.Any) -> t.Iterator[Message]:
-        digest = message["digest"]
-        ending = _StreamEnding()
+        ending = StreamOutcome()
         try:
-            call = Call(
-                source=message["source"],
-                # An expression the front left alone is caller code: it is
-                # evaluated here, in the slot.
-                arguments=resolve_kwargs(message["arguments"], self.max_kwargs_depth),
-                fn_name=message["fn_name"],
-                path=request.path,
-                digest=digest,
-                request_id=message["request_id"],
-                http=request,
-            )
+            request_id = message["request_id"]
+            call = rebuilt_call(message, request, request_id, self.max_kwargs_depth)
             response = self.executor.run(call, ending)
         except OwtError as e:
             yield {"op": "error", **error_to_data(e)}
