@@ -35,6 +35,8 @@ from owt.errors import UrlTooLong
 PROTOCOL_FIELDS = (
     "code_b64",
     "code",
+    "code_sha256",
+    "adaptor",
     "kwargs_b64",
     "kwargs",
     "fn_name",

@@ -101,6 +101,24 @@ class NotFound(OwtError):
     kind = "not_found"
 
 
+class UnknownCode(NotFound):
+    """``code_sha256`` names code this server doesn't hold: send the code."""
+
+    kind = "unknown_code"
+
+
+class UnknownAdaptor(NotFound):
+    """``adaptor`` names no registered adaptor."""
+
+    kind = "unknown_adaptor"
+
+
+class BadAdaptorName(BadRequest):
+    """A registered adaptor's name owt can't keep as a file."""
+
+    kind = "bad_adaptor_name"
+
+
 class PayloadTooLarge(OwtError):
     """The request body is over the size limit."""
 

@@ -57,6 +57,13 @@ class CallPlan:
     request_param: str | None
     #: Whether a non-dict input can be passed as ``__last__=value``.
     takes_last_keyword: bool
+    #: The keyword names it takes, or None when it takes any (``**kwargs``,
+    #: or a signature that can't be read).
+    keywords: frozenset[str] | None = None
+
+    def takes(self, name: str) -> bool:
+        """Whether ``name`` can be passed to it as a keyword argument."""
+        return self.keywords is None or name in self.keywords
 
 
 class Adaptor:
@@ -145,7 +152,14 @@ def _plan_for(function: cabc.Callable[..., t.Any]) -> CallPlan:
         if first.kind in positional and _takes_the_request(first):
             request_param = first.name
     takes_last = any(p.kind is p.VAR_KEYWORD or p.name == "__last__" for p in params)
-    return CallPlan(function, request_param, takes_last)
+    keywords = None
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        by_keyword = (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        )
+        keywords = frozenset(p.name for p in params if p.kind in by_keyword)
+    return CallPlan(function, request_param, takes_last, keywords)
 
 
 #: First parameter names that receive the request: ``request`` as the spec
@@ -233,20 +247,7 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
     """
     name = f"owt_adaptor_{digest[:12]}"
     filename = f"<adaptor {digest[:12]}>"
-    try:
-        tree = _parse(source, filename)
-        # dont_inherit: the adaptor gets only the __future__ imports it writes.
-        code = compile(tree, filename, "exec", dont_inherit=True)
-    except SyntaxError as e:
-        raise AdaptorSyntaxError(
-            f"The adaptor code does not compile: {e.msg} (line {e.lineno}, "
-            f"column {e.offset}).",
-            line=e.lineno,
-            column=e.offset,
-            text=(e.text or "").rstrip("\n"),
-        ) from None
-    except (ValueError, RecursionError, MemoryError) as e:
-        raise AdaptorSyntaxError(f"The adaptor code does not compile: {e}.") from None
+    tree, code = compile_adaptor(source, filename)
     _remember_source(filename, source)
 
     module = types.ModuleType(name)
@@ -273,6 +274,30 @@ def load_adaptor(source: str, digest: str, options_copy: t.Any) -> Adaptor:
         forget(name, filename)
         raise failure from None
     return Adaptor(digest, module, seeds)
+
+
+def compile_adaptor(
+    source: str, filename: str = "<adaptor>"
+) -> tuple[ast.Module, types.CodeType]:
+    """Parse and compile ``source`` without running it.
+
+    :raises AdaptorSyntaxError: if it does not compile (with line and column).
+    """
+    try:
+        tree = _parse(source, filename)
+        # dont_inherit: the adaptor gets only the __future__ imports it writes.
+        code = compile(tree, filename, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise AdaptorSyntaxError(
+            f"The adaptor code does not compile: {e.msg} (line {e.lineno}, "
+            f"column {e.offset}).",
+            line=e.lineno,
+            column=e.offset,
+            text=(e.text or "").rstrip("\n"),
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise AdaptorSyntaxError(f"The adaptor code does not compile: {e}.") from None
+    return tree, code
 
 
 def _parse(source: str, filename: str) -> ast.Module:

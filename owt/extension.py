@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import typing as t
+from pathlib import Path
 
 from flask import Flask
 from flask import current_app
@@ -17,10 +18,15 @@ from owt.executors import Executor
 from owt.executors import create_executor
 from owt.limits import ConcurrencyLimit
 from owt.options import ServeOptions
+from owt.registry import AdaptorRegistry
+from owt.registry import KnownCode
+from owt.registry import default_adaptors_dir
 from owt.security import AccessPolicy
 from owt.security import is_loopback
 
 EXTENSION_KEY = "owt"
+#: How much recently sent code is kept for calls by ``code_sha256``.
+KNOWN_CODE_BYTES = 64 * MB
 
 
 @dataclasses.dataclass
@@ -34,6 +40,10 @@ class Owt:
     #: ``--max-concurrency`` across the server (inline) or none (each
     #: process-executor worker bounds its own).
     running: ConcurrencyLimit
+    #: Named adaptors (``PUT /_owt/adaptors/NAME``).
+    registry: AdaptorRegistry
+    #: Code this server was sent, by digest, for ``code_sha256`` calls.
+    known_code: KnownCode
     started: float = dataclasses.field(default_factory=time.time)
 
     @classmethod
@@ -48,12 +58,31 @@ class Owt:
             cache=ResponseCache(store=create_store(options)),
             executor=create_executor(options),
             running=ConcurrencyLimit(options.max_concurrency if in_front else 0),
+            registry=AdaptorRegistry(
+                Path(options.adaptors_dir or default_adaptors_dir())
+            ),
+            known_code=KnownCode(KNOWN_CODE_BYTES),
         )
 
     @property
     def max_code_bytes(self) -> int:
         """``--max-code-kb`` in bytes."""
         return int(self.options.max_code_kb * 1024)
+
+    def by_digest(self, digest: str) -> str | None:
+        """Code this server holds with SHA-256 ``digest`` (sent recently, or
+        registered), for a ``code_sha256`` call."""
+        source = self.known_code.get(digest)
+        if source is None:
+            source = self.registry.source_with_digest(digest)
+        return source
+
+    def by_name(self, name: str) -> str:
+        """The code registered as ``name``, for an ``adaptor`` call.
+
+        :raises UnknownAdaptor: when there is none.
+        """
+        return self.registry.get(name).source
 
     def install(self, app: Flask) -> None:
         """Make this the collaborators of ``app``."""

@@ -131,6 +131,14 @@ class ServeOptions:
         env="OWT_CACHE_URL",
         metavar="URL",
     )
+    adaptors_dir: str | None = option(
+        None,
+        "Directory keeping the adaptors registered with PUT "
+        "/_owt/adaptors/NAME, one NAME.py each, across restarts. Default: "
+        "$XDG_DATA_HOME/owt/adaptors (~/.local/share/owt/adaptors).",
+        env="OWT_ADAPTORS_DIR",
+        metavar="DIR",
+    )
     processes: int = option(
         1,
         "HTTP worker processes serving requests, for deployments with many "

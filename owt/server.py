@@ -33,6 +33,8 @@ from owt.response import OwtJSONProvider
 from owt.routes.adaptor import EverythingConverter
 from owt.routes.adaptor import adaptor
 from owt.routes.admin import admin
+from owt.routes.playground import playground
+from owt.routes.registry import registry
 from owt.runtime import *  # noqa: F403
 from owt.runtime import __all__ as _runtime_all
 from owt.runtime import args
@@ -61,7 +63,9 @@ def create_app(options: ServeOptions | None = None) -> Flask:
     app.before_request(check_access)
     app.after_request(add_headers)
     app.register_error_handler(Exception, handle_exception)
+    app.register_blueprint(playground)
     app.register_blueprint(admin)
+    app.register_blueprint(registry)
     app.register_blueprint(adaptor)
     app.wsgi_app = AccessLog(app.wsgi_app, options.verbose)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,9 @@ import hashlib
 import json
 import typing as t
 
+from owt.response import NPY
+from owt.response import wants_npy
+
 if t.TYPE_CHECKING:
     from owt.request import Call
 
@@ -30,6 +33,11 @@ def plan_for(call: Call) -> CachePlan:
     decoded kwargs in canonical form when ``cache_kwargs`` is set (so key
     order does not matter). ``cache_key_override`` replaces all of that, so
     different codes or paths can share an entry on purpose.
+
+    Either way, a request whose ``Accept`` prefers ``.npy`` to JSON (see
+    :func:`owt.response.wants_npy`) adds that to the key: an array result is
+    sent in the representation asked for, so a client that asks for one
+    must never be answered from the other's entry.
     """
     key = None
     if call.use_cache:
@@ -38,6 +46,10 @@ def plan_for(call: Call) -> CachePlan:
         else:
             kwargs = canonical(call.arguments) if call.cache_kwargs else None
             material = ["call", call.path, call.digest, call.fn_name, kwargs]
+            if call.form_key is not None:
+                material.append(call.form_key)
+        if call.http is not None and wants_npy(call.http.accept_mimetypes):
+            material.append(NPY)
         text = json.dumps(material, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     return CachePlan(key, call.path if call.pin else None)

@@ -15,6 +15,7 @@ import typing as t
 
 from flask import stream_with_context
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.wrappers import Response
 
 from owt import capture
@@ -30,6 +31,7 @@ from owt.executors.relay import Source
 from owt.executors.relay import relay
 from owt.options import ServeOptions
 from owt.request import Call
+from owt.request import with_form_arguments
 from owt.response import Body
 from owt.response import check_header
 from owt.response import encode_chunk
@@ -74,8 +76,9 @@ class InlineExecutor:
                 arguments = resolve_kwargs(
                     call.arguments, self.options.max_kwargs_depth
                 )
+                arguments = with_form_arguments(arguments, call.http, plan.takes)
                 result = call_entrypoint(plan, arguments, call.http)
-                return build_response(result, call.request_id, watcher)
+                return build_response(result, call.request_id, watcher, _accept(call))
             except OwtError as e:
                 if isinstance(e, AdaptorError):
                     e.details["stdout"] = captured.text("stdout")
@@ -106,11 +109,17 @@ class InlineExecutor:
 
 
 def build_response(
-    result: t.Any, request_id: str = "-", watcher: StreamWatcher | None = None
+    result: t.Any,
+    request_id: str = "-",
+    watcher: StreamWatcher | None = None,
+    accept: MIMEAccept | None = None,
 ) -> Response:
     """A response for an adaptor's result (see :mod:`owt.response`).
 
-    ``watcher`` sees the chunks and the end of a streamed result.
+    ``watcher`` sees the chunks and the end of a streamed result. ``accept``
+    is the request's ``Accept``, for results with more than one
+    representation (a NumPy array); not used when the adaptor set the
+    ``Content-Type`` itself.
     """
     if isinstance(result, Response):
         return _checked(result)
@@ -119,13 +128,33 @@ def build_response(
         value.status_code = status if status != 200 else value.status_code
         value.headers.extend(header_items)
         return _checked(value)
-    body = map_body(value)
     headers = Headers(header_items)
+    body = map_body(value, None if "Content-Type" in headers else accept)
+    _describe_body(headers, body)
     if body.stream is None:
         if body.content_type and "Content-Type" not in headers:
             headers["Content-Type"] = body.content_type
         return Response(body.data, status=status, headers=headers)
     return _stream_response(body, status, headers, request_id, watcher)
+
+
+def _accept(call: Call) -> MIMEAccept | None:
+    return None if call.http is None else call.http.accept_mimetypes
+
+
+def _describe_body(headers: Headers, body: Body) -> None:
+    """Add the headers that describe ``body`` to the adaptor's ``headers``:
+    the adaptor's own win, except a file's true ``Content-Length``, and
+    ``Vary`` values are merged."""
+    for name, value in body.headers:
+        if name == "Content-Length":
+            headers[name] = value
+        elif name == "Vary" and name in headers:
+            present = {v.strip().lower() for v in headers[name].split(",")}
+            if value.lower() not in present and "*" not in present:
+                headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers.setdefault(name, value)
 
 
 def _checked(response: Response) -> Response:

@@ -67,7 +67,9 @@ def run_adaptor(path: str = "") -> Response:
         evaluate_kwargs=False,
         fields=fields,
         request_id=g.request_id,
+        code_source=owt,
     )
+    owt.known_code.remember(call.digest, call.source)
     check_nesting(call.arguments, owt.options.max_kwargs_depth)
     req.environ[DIGEST_ENVIRON] = call.digest
     if owt.options.verbose >= 1:
