@@ -6,7 +6,9 @@
 - ``GET /_owt/adaptors``: every registered adaptor (name, digest, size, when
   registered, the ``run`` signature);
 - ``GET /_owt/adaptors/NAME``: one of them, with its code;
-- ``DELETE /_owt/adaptors/NAME``: unregister it.
+- ``DELETE /_owt/adaptors/NAME``: unregister it;
+- ``GET /_owt/openapi.json``: all of them as an OpenAPI 3.1 document
+  (:mod:`owt.openapi`).
 
 Registering is sending code, so it passes the same checks as any call
 (Host, origin, ``--auth``). Nothing is run when an adaptor is registered:
@@ -25,6 +27,7 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from owt import codec
+from owt import openapi
 from owt.errors import BadRequest
 from owt.errors import UnknownAdaptor
 from owt.execute import compile_adaptor
@@ -32,24 +35,30 @@ from owt.extension import current_owt
 from owt.registry import check_name
 from owt.request import code_too_big
 
-registry = Blueprint("registry", __name__, url_prefix="/_owt/adaptors")
+registry = Blueprint("registry", __name__, url_prefix="/_owt")
 
 
-@registry.get("")
+@registry.get("/adaptors")
 def list_adaptors() -> Response:
     """Every registered adaptor."""
     found = current_owt().registry.all()
     return jsonify(adaptors=[adaptor.describe() for adaptor in found])
 
 
-@registry.get("/<name>")
+@registry.get("/openapi.json")
+def openapi_document() -> Response:
+    """The registered adaptors as an OpenAPI 3.1 document."""
+    return jsonify(openapi.document(current_owt().registry.all()))
+
+
+@registry.get("/adaptors/<name>")
 def show_adaptor(name: str) -> Response:
     """One registered adaptor, with its code."""
     adaptor = current_owt().registry.get(name)
     return jsonify({**adaptor.describe(), "code": adaptor.source})
 
 
-@registry.put("/<name>")
+@registry.put("/adaptors/<name>")
 def register_adaptor(name: str) -> Response:
     """Register (or replace) the adaptor ``name``."""
     owt = current_owt()
@@ -64,7 +73,7 @@ def register_adaptor(name: str) -> Response:
     return response
 
 
-@registry.delete("/<name>")
+@registry.delete("/adaptors/<name>")
 def remove_adaptor(name: str) -> Response:
     """Unregister ``name``."""
     if not current_owt().registry.remove(check_name(name)):
