@@ -3,6 +3,7 @@ in process (``app``, ``client``) for tests that need no server."""
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 import pytest
@@ -11,6 +12,21 @@ from flask.testing import FlaskClient
 
 from tests.owtserver import OwtProcess
 from tests.owtserver import running_owt
+
+
+@pytest.fixture(scope="session", autouse=True)
+def adaptors_dir_of_the_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> t.Iterator[None]:
+    """Servers the tests start keep registered adaptors in a temporary
+    directory, not in the user's data directory."""
+    before = os.environ.get("OWT_ADAPTORS_DIR")
+    os.environ["OWT_ADAPTORS_DIR"] = str(tmp_path_factory.mktemp("adaptors"))
+    yield
+    if before is None:
+        os.environ.pop("OWT_ADAPTORS_DIR", None)
+    else:
+        os.environ["OWT_ADAPTORS_DIR"] = before
 
 
 @pytest.fixture(scope="session")
