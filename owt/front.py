@@ -13,9 +13,12 @@ in memory) and runs the WSGI app on a pool of threads:
   reading fails with :class:`BodyTimeout` (owt answers 408);
 - ``environ[CLIENT_GONE_KEY]`` is a callable telling whether the client
   has disconnected (known once the body has been read);
-- a response with a ``Content-Length`` is sent whole; any other is streamed
-  chunk by chunk as the app's iterator yields, and the iterator is closed
-  (the app's clean-up runs) when the client goes away.
+- a response that declares a ``Content-Length`` of at most
+  :data:`WHOLE_BYTES` is read and sent whole, with the length of what the
+  app yielded; a longer one (a file an adaptor returned) is streamed, held
+  to the length it declared; any other is streamed chunk by chunk as the
+  app's iterator yields. A stream's iterator is closed (the app's clean-up
+  runs) when the client goes away.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ ClientGone = t.Callable[[], bool]
 _GONE_CHECK_SECONDS = 0.25
 #: Bodies up to this size are read before the app runs, without a thread.
 PREREAD_BYTES = 64 * 1024
+#: A response that declares a length up to this is read and sent whole; a
+#: longer one is streamed as the client reads, so a big file is never held
+#: in memory.
+WHOLE_BYTES = 1024 * 1024
+#: Statuses whose responses never have a body.
+_EMPTY = frozenset((204, 304))
 
 
 class _ResponseStart:
@@ -294,6 +303,12 @@ class ASGIBridge:
         start = _ResponseStart()
         body = self.app(environ, start)
         if isinstance(body, list) or _has_length(start.headers):
+            declared = _declared_length(start.headers)
+            bodiless = environ["REQUEST_METHOD"] == "HEAD" or start.status in _EMPTY
+            if declared is not None and declared > WHOLE_BYTES and not bodiless:
+                # Iterated only where it is sent: a stream that enters the
+                # request's context must leave it on the same thread.
+                return start, b"", _HeldToLength(declared, body)
             try:
                 whole = b"".join(body)
             finally:
@@ -311,6 +326,59 @@ class ASGIBridge:
 
 def _has_length(headers: list[tuple[str, str]]) -> bool:
     return any(name.lower() == "content-length" for name, _ in headers)
+
+
+def _declared_length(headers: list[tuple[str, str]]) -> int | None:
+    """The ``Content-Length`` the app declared, if one valid number."""
+    values = [value for name, value in headers if name.lower() == "content-length"]
+    if len(values) == 1 and values[0].strip().isdigit():
+        return int(values[0])
+    return None
+
+
+class LengthMismatch(Exception):
+    """A streamed body yielded more or less than its ``Content-Length``."""
+
+
+class _HeldToLength:
+    """``body``'s chunks, checked against its declared ``length``; closing
+    this (even before the first chunk) closes ``body``.
+
+    :raises LengthMismatch: from ``next``, before yielding more than
+        ``length`` bytes, or at the end if fewer came (the connection is then
+        cut, never framed wrongly).
+    """
+
+    def __init__(self, length: int, body: t.Iterable[bytes]) -> None:
+        self._length = length
+        self._left = length
+        self._body = body
+        self._chunks: t.Iterator[bytes] | None = None
+
+    def __iter__(self) -> _HeldToLength:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = iter(self._body)
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            if self._left:
+                raise LengthMismatch(
+                    f"the response declared Content-Length {self._length} but "
+                    f"ended {self._left} bytes short"
+                ) from None
+            raise
+        if len(chunk) > self._left:
+            raise LengthMismatch(
+                f"the response declared Content-Length {self._length} but yielded more"
+            )
+        self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        _close(self._body)
 
 
 def _close(body: t.Iterable[bytes]) -> None:

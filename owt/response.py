@@ -1,23 +1,10 @@
 """Turn what an adaptor returns into an HTTP response, and errors into JSON.
 
-=============================  ============================================
-adaptor returns                response
-=============================  ============================================
-``str``                        ``text/html; charset=utf-8``
-``bytes``, ``bytearray``,      ``application/octet-stream``
-``io.BytesIO``
-``int``, ``float``, ``bool``   their text, ``text/plain``
-``dict``, ``list``, other      ``application/json``
-JSON-serialisable values
-``None``                       empty 200
-a Flask/Werkzeug ``Response``  as is
-a generator or iterator        streamed, chunk by chunk as produced
-``(body, status)``,            the body mapped as above, with that status
-``(body, headers)``,           and headers
-``(body, status, headers)``
-=============================  ============================================
-
-Only a tuple is read as ``(body, status/headers)``; a list is always data.
+What each kind of return value becomes is documented in one place, the table
+under "What the function may return" in ``docs/protocol.org``; :func:`map_body`
+follows it (and :func:`split_result` reads the ``(body, status/headers)``
+tuples). Pillow and NumPy are never imported here: a value is taken for an
+image or an array only when the adaptor has already imported them.
 """
 
 from __future__ import annotations
@@ -27,10 +14,20 @@ import dataclasses
 import io
 import json
 import logging
+import mimetypes
+import os
+import stat
+import sys
 import typing as t
+import unicodedata
+from pathlib import PurePath
+from urllib.parse import quote
 
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import quote_header_value
+from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Response
 
 from owt.errors import BadAdaptorResult
@@ -48,6 +45,9 @@ _HTML = "text/html; charset=utf-8"
 _JSON = "application/json"
 _BINARY = "application/octet-stream"
 _SSE = "text/event-stream"
+_PNG = "image/png"
+#: NumPy's own file format (``numpy.save``), offered for arrays.
+NPY = "application/x-npy"
 
 
 @dataclasses.dataclass
@@ -57,6 +57,9 @@ class Body:
     content_type: str | None
     data: bytes = b""
     stream: cabc.Iterator[bytes] | None = None
+    #: Headers that describe this body (a file's ``Content-Length`` and
+    #: name, ``Vary: Accept`` for a negotiated array).
+    headers: HeaderItems = dataclasses.field(default_factory=list)
 
 
 def split_result(result: AdaptorResult) -> tuple[t.Any, int, HeaderItems]:
@@ -170,10 +173,16 @@ def _is_latin_1(text: str) -> bool:
     return True
 
 
-def map_body(value: t.Any) -> Body:
+def map_body(value: t.Any, accept: MIMEAccept | None = None) -> Body:
     """Map an adaptor's body value to bytes or a stream.
 
-    :raises BadAdaptorResult: if owt can't represent the value.
+    ``accept`` is the request's ``Accept``, for the values that have more
+    than one representation (a NumPy array: JSON, or ``.npy`` when the client
+    prefers :data:`NPY`). None: not negotiated, the default representation
+    and no ``Vary``.
+
+    :raises BadAdaptorResult: if owt can't represent the value (or, for a
+        path, can't open it as a regular file).
     """
     if value is None:
         return Body(None)
@@ -183,6 +192,12 @@ def map_body(value: t.Any) -> Body:
         return Body(_BINARY, bytes(value))
     if isinstance(value, io.BytesIO):
         return Body(_BINARY, value.getvalue())
+    if isinstance(value, PurePath):
+        return file_body(value)
+    if _is_image(value):
+        return _png_body(value)
+    if _is_array(value):
+        return _array_body(value, accept)
     if isinstance(value, bool | int | float):
         return Body(_TEXT, str(value).encode())
     if isinstance(value, dict | list):
@@ -199,6 +214,176 @@ def map_body(value: t.Any) -> Body:
         f"The adaptor returned a {type(value).__name__}, which owt can't send. "
         "Return str, bytes, JSON data, a generator or a (body, headers) tuple."
     )
+
+
+def wants_npy(accept: MIMEAccept | None) -> bool:
+    """Whether ``accept`` prefers :data:`NPY` to JSON (a tie, ``*/*`` or no
+    ``Accept`` at all is JSON)."""
+    return accept is not None and accept.best_match((_JSON, NPY)) == NPY
+
+
+# --- images and arrays, when the adaptor imported Pillow or NumPy -------------------
+
+
+def _is_image(value: t.Any) -> bool:
+    module = sys.modules.get("PIL.Image")
+    return module is not None and isinstance(value, module.Image)
+
+
+def _png_body(image: t.Any) -> Body:
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadAdaptorResult(
+            f"The adaptor returned a {image.mode} image, which owt can't send as "
+            f"PNG ({type(e).__name__}: {e}); convert it first, e.g. "
+            "image.convert('RGB')."
+        ) from None
+    return Body(_PNG, buffer.getvalue())
+
+
+def _is_array(value: t.Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray | numpy.generic)
+
+
+def _array_body(array: t.Any, accept: MIMEAccept | None) -> Body:
+    vary: HeaderItems = [] if accept is None else [("Vary", "Accept")]
+    if not wants_npy(accept):
+        return Body(_JSON, to_json(array), headers=vary)
+    numpy = sys.modules["numpy"]
+    buffer = io.BytesIO()
+    try:
+        numpy.save(buffer, array, allow_pickle=False)
+    except ValueError as e:
+        raise BadAdaptorResult(
+            f"The adaptor returned an array of dtype {array.dtype}, which owt "
+            f"can't send as .npy without pickling it: {e}."
+        ) from None
+    return Body(NPY, buffer.getvalue(), headers=vary)
+
+
+# --- files ---------------------------------------------------------------------------
+
+#: How many bytes of a file are read and sent at a time.
+FILE_CHUNK = 256 * 1024
+
+_COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2"}
+
+
+def file_body(path: PurePath) -> Body:
+    """The file at ``path``, opened now with owt's own permissions and sent
+    in chunks: its type guessed from its name, its size and name in headers.
+
+    :raises BadAdaptorResult: naming the path, if it is missing, not a
+        regular file, or not readable by owt's process.
+    """
+    # Non-blocking, so a FIFO doesn't hang the open; no effect on a file.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC)
+    except OSError as e:
+        raise BadAdaptorResult(_path_message(path, _open_failure(e))) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise BadAdaptorResult(_path_message(path, "it is a directory"))
+        if not stat.S_ISREG(info.st_mode):
+            reason = "it is not a regular file (a device, FIFO or socket)"
+            raise BadAdaptorResult(_path_message(path, reason))
+        os.set_blocking(fd, True)
+        file = os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+    headers = [
+        ("Content-Length", str(info.st_size)),
+        ("Content-Disposition", content_disposition(path.name)),
+    ]
+    chunks = FileChunks(file, info.st_size, str(path))
+    return Body(file_type(path.name), stream=chunks, headers=headers)
+
+
+def _open_failure(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "it does not exist"
+    if isinstance(error, PermissionError):
+        return "owt's process may not read it (permission denied)"
+    if isinstance(error, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(error, NotADirectoryError):
+        return "a part of it is not a directory"
+    return error.strerror or str(error)
+
+
+def _path_message(path: PurePath, reason: str) -> str:
+    where = "" if os.path.isabs(path) else f" (from owt's directory {os.getcwd()})"
+    return (
+        f"The adaptor returned the path {str(path)!r}{where}, which owt can't "
+        f"send: {reason}."
+    )
+
+
+def file_type(name: str) -> str:
+    """A file's content type from its name (``application/octet-stream``
+    when unknown; text types with ``charset=utf-8``, as Werkzeug sends them)."""
+    guessed, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding is not None:
+        # x.tar.gz is gzip data; calling it application/x-tar would be wrong.
+        return _COMPRESSED.get(encoding, _BINARY)
+    return get_content_type(guessed or _BINARY, "utf-8")
+
+
+def content_disposition(name: str) -> str:
+    """``inline`` with ``name`` as the quoted filename; for a name beyond
+    printable ASCII, an ASCII stand-in there and the exact name as
+    ``filename*`` (RFC 6266)."""
+    plain = "".join(c for c in name if " " <= c < "\x7f")
+    if plain == name:
+        return f"inline; filename={quote_header_value(name, allow_token=False)}"
+    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    simple = "".join(c for c in simple if " " <= c < "\x7f")
+    exact = quote(name, safe="!#$&+-.^_`|~", errors="replace")
+    return (
+        f"inline; filename={quote_header_value(simple, allow_token=False)}; "
+        f"filename*=UTF-8''{exact}"
+    )
+
+
+class FileChunks:
+    """An open file read ``FILE_CHUNK`` bytes at a time, exactly ``size`` in
+    all (what ``Content-Length`` promised, even if the file grows), closed
+    at its end or by :meth:`close`, whichever comes first.
+
+    :raises BadAdaptorResult: from ``next`` if the file ends early (it was
+        cut short while being sent), so the stream fails as such.
+    """
+
+    def __init__(self, file: t.BinaryIO | io.RawIOBase, size: int, name: str) -> None:
+        self._file = file
+        self._left = size
+        self._name = name
+
+    def __iter__(self) -> FileChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._file.closed or self._left <= 0:
+            self.close()
+            raise StopIteration
+        chunk = self._file.read(min(FILE_CHUNK, self._left))
+        if not chunk:
+            self.close()
+            raise BadAdaptorResult(
+                f"The file {self._name!r} got shorter while owt was sending it "
+                f"({self._left} bytes missing)."
+            )
+        self._left -= len(chunk)
+        return bytes(chunk)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _read_chunks(stream: io.IOBase, size: int = 64 * 1024) -> cabc.Iterator[bytes]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import io
 import json
 import subprocess
 import sys
 import time
 
+import numpy
 import pytest
 import requests
 
@@ -270,3 +272,17 @@ def test_slot_resources_go_to_ray_and_are_listed(ray_env, tmp_path):
         described = wait_until_ready(server)
         assert described[2]["resources"] == {"num_cpus": 1}
         assert described[0]["resources"] == {"num_cpus": 0}
+
+
+def test_a_slot_sends_an_array_as_the_client_accepts(front):
+    code = "import numpy as np\ndef run():\n    return np.arange(6, dtype=np.int16).reshape(2, 3)\n"
+    as_json = front.post(code)
+    assert (as_json.headers["Content-Type"], as_json.json()) == (
+        "application/json",
+        [[0, 1, 2], [3, 4, 5]],
+    )
+    as_npy = front.post(code, headers={"Accept": "application/x-npy"})
+    assert as_npy.headers["Content-Type"] == "application/x-npy"
+    assert as_npy.headers["Vary"] == "Accept"
+    array = numpy.load(io.BytesIO(as_npy.content), allow_pickle=False)
+    assert (array.dtype, array.shape) == (numpy.dtype("int16"), (2, 3))

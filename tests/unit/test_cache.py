@@ -14,6 +14,7 @@ import time
 import typing as t
 
 import pytest
+from flask import Request
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
@@ -327,6 +328,20 @@ def test_plan_for_has_no_key_without_use_cache_and_pins_the_bare_path():
     assert plan_for(call()).pin_path is None
     assert plan_for(call()).key == plan_for(call(arguments={"other": 1})).key
     assert plan_for(call(cache_kwargs=True)).key != plan_for(call()).key
+
+
+@pytest.mark.parametrize("override", [None, "shared"])
+def test_a_client_that_prefers_npy_has_its_own_key(override):
+    def key(accept: str | None) -> str | None:
+        headers = {} if accept is None else {"Accept": accept}
+        http = Request.from_values(headers=headers)
+        return plan_for(call(http=http, cache_key_override=override)).key
+
+    json_key = plan_for(call(cache_key_override=override)).key
+    assert key(None) == key("*/*") == key("application/json") == json_key
+    assert key("application/json, application/x-npy") == json_key  # a tie: JSON
+    assert key("application/x-npy") == key("*/*;q=0.1, application/x-npy")
+    assert key("application/x-npy") != json_key
 
 
 # --- canonical arguments ----------------------------------------------------------------

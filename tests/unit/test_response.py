@@ -5,9 +5,17 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import pathlib
+import subprocess
+import sys
 
+import flask
+import numpy
 import pytest
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from owt import response
 from owt.errors import AdaptorError
@@ -382,3 +390,373 @@ def test_error_responses_carry_the_headers_their_status_needs(error, header, val
     answer = response.error_response(error, "r")
     assert answer.status_code == error.status
     assert answer.headers[header] == value
+
+
+# --- images, arrays and files -----------------------------------------------------------
+
+
+def png_pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        return image.mode, image.size, image.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "1", "P", "I;16"])
+def test_a_pil_image_is_a_png_of_the_same_pixels(mode):
+    from PIL import Image
+
+    image = Image.linear_gradient("L").resize((7, 5)).convert(mode)
+    body = response.map_body(image)
+    assert (body.content_type, body.stream, body.headers) == ("image/png", None, [])
+    assert png_pixels(body.data) == (mode, (7, 5), image.tobytes())
+
+
+def test_an_image_mode_png_cannot_hold_is_refused_saying_how_to_convert():
+    from PIL import Image
+
+    error = refused(response.map_body, Image.new("CMYK", (2, 2)))
+    assert error.message.startswith("The adaptor returned a CMYK image, which owt")
+    assert "image.convert('RGB')" in error.message
+
+
+def test_owt_imports_neither_pillow_nor_numpy_itself():
+    script = (
+        "import sys\n"
+        "from owt.server import create_app\n"
+        "from owt.options import ServeOptions\n"
+        "from owt.executors.inline import build_response\n"
+        "from werkzeug.datastructures import MIMEAccept\n"
+        "create_app(ServeOptions())\n"
+        "for value in ('a', b'b', 1, [1], {'a': 1}, (2,), None):\n"
+        "    build_response(value, accept=MIMEAccept([('application/x-npy', 1)]))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL', 'numpy')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert out.stdout == "[]\n"
+
+
+def test_something_that_merely_looks_like_an_image_is_not_one():
+    class Image:
+        mode = "RGB"
+
+        def save(self, *args, **kwargs):
+            raise AssertionError("not an image")
+
+    refused(response.map_body, Image())
+
+
+def accept(header: str) -> MIMEAccept:
+    return parse_accept_header(header, MIMEAccept)
+
+
+@pytest.mark.parametrize(
+    ("header", "npy"),
+    [
+        ("application/x-npy", True),
+        ("application/x-npy, application/json;q=0.5", True),
+        ("*/*;q=0.1, application/x-npy", True),
+        ("application/json;q=0, */*", True),
+        ("*/*", False),
+        ("", False),
+        ("application/json", False),
+        ("application/json, application/x-npy", False),  # a tie: JSON
+        ("application/x-npy;q=0.5, application/json", False),
+        ("application/*", False),
+        ("application/x-npy;q=0", False),
+        ("text/html, application/xhtml+xml", False),
+    ],
+)
+def test_wants_npy_reads_accept_with_its_qualities(header, npy):
+    assert response.wants_npy(accept(header)) is npy
+
+
+def test_wants_npy_without_a_request_is_json():
+    assert response.wants_npy(None) is False
+
+
+def test_a_numpy_array_is_json():
+    array = numpy.arange(6, dtype=numpy.int16).reshape(2, 3)
+    body = response.map_body(array)
+    assert (body.content_type, json.loads(body.data)) == (
+        "application/json",
+        [[0, 1, 2], [3, 4, 5]],
+    )
+    assert body.headers == []  # not negotiated: no Vary
+
+
+@pytest.mark.parametrize(
+    ("value", "document"),
+    [
+        (numpy.float64(1.5), 1.5),
+        (numpy.float32(0.5), 0.5),
+        (numpy.int64(3), 3),
+        (numpy.bool_(True), True),
+    ],
+)
+def test_numpy_scalars_are_json(value, document):
+    body = response.map_body(value, accept("*/*"))
+    assert body.content_type == "application/json"
+    assert json.loads(body.data) == document
+    assert body.headers == [("Vary", "Accept")]
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        numpy.arange(12, dtype=numpy.float32).reshape(3, 2, 2),
+        numpy.array([[1 + 2j]], dtype=numpy.complex128),
+        numpy.zeros((0, 4), dtype=numpy.uint8),
+        numpy.array(["ab", "é"]),
+        numpy.asfortranarray(numpy.arange(6, dtype=">i4").reshape(2, 3)),
+        numpy.float64(2.5),
+    ],
+)
+def test_an_array_is_npy_when_the_client_prefers_it(array):
+    body = response.map_body(array, accept("application/x-npy"))
+    assert body.content_type == "application/x-npy"
+    assert body.headers == [("Vary", "Accept")]
+    loaded = numpy.load(io.BytesIO(body.data), allow_pickle=False)
+    assert (loaded.dtype, loaded.shape) == (
+        numpy.asarray(array).dtype,
+        numpy.shape(array),
+    )
+    assert numpy.array_equal(loaded, array)
+
+
+def test_an_array_of_objects_is_not_pickled_into_npy():
+    array = numpy.array([{"a": 1}, None], dtype=object)
+    error = refused(response.map_body, array, accept("application/x-npy"))
+    assert error.message.startswith(
+        "The adaptor returned an array of dtype object, which owt can't send as .npy"
+    )
+
+
+def test_arrays_inside_json_data_stay_json():
+    body = response.map_body({"v": numpy.arange(3)}, accept("application/x-npy"))
+    assert (body.content_type, json.loads(body.data)) == (
+        "application/json",
+        {"v": [0, 1, 2]},
+    )
+
+
+def file_of(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_path_is_that_file_streamed_in_chunks(tmp_path):
+    data = os.urandom(2 * response.FILE_CHUNK + 10)
+    body = response.map_body(file_of(tmp_path, "blob.bin", data))
+    assert (body.content_type, body.data) == ("application/octet-stream", b"")
+    assert dict(body.headers) == {
+        "Content-Length": str(len(data)),
+        "Content-Disposition": 'inline; filename="blob.bin"',
+    }
+    chunks = list(body.stream)
+    assert [len(c) for c in chunks] == [response.FILE_CHUNK, response.FILE_CHUNK, 10]
+    assert b"".join(chunks) == data
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p,
+        lambda p: pathlib.PurePath(p),
+        lambda p: pathlib.PurePosixPath(p),
+    ],
+)
+def test_any_pure_path_is_a_file(tmp_path, make):
+    body = response.map_body(make(file_of(tmp_path, "a.txt", b"hello\n")))
+    assert body.content_type == "text/plain; charset=utf-8"
+    assert b"".join(body.stream) == b"hello\n"
+
+
+def test_a_file_is_closed_once_sent_or_when_the_stream_is_closed(tmp_path):
+    path = file_of(tmp_path, "a.txt", b"x" * 10)
+    sent = response.map_body(path).stream
+    assert list(sent) == [b"x" * 10]
+    assert sent._file.closed
+    unread = response.map_body(path).stream
+    assert not unread._file.closed
+    unread.close()  # what the response does if its client goes away
+    assert unread._file.closed
+    assert list(unread) == []
+
+
+def test_an_empty_file_is_an_empty_body(tmp_path):
+    body = response.map_body(file_of(tmp_path, "empty.txt", b""))
+    assert dict(body.headers)["Content-Length"] == "0"
+    assert list(body.stream) == []
+
+
+def test_a_file_that_grows_sends_what_content_length_promised(tmp_path):
+    path = file_of(tmp_path, "log.txt", b"first\n")
+    body = response.map_body(path)
+    with path.open("ab") as more:
+        more.write(b"second\n")
+    assert b"".join(body.stream) == b"first\n"
+
+
+def test_a_file_cut_short_while_sent_fails_the_stream(tmp_path):
+    path = file_of(tmp_path, "big.bin", b"x" * (response.FILE_CHUNK + 5))
+    stream = response.map_body(path).stream
+    assert next(stream) == b"x" * response.FILE_CHUNK
+    path.write_bytes(b"")  # truncated in place
+    with pytest.raises(BadAdaptorResult, match="got shorter while owt was sending it"):
+        next(stream)
+
+
+def test_a_missing_path_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "nowhere" / "x.png"
+    error = refused(response.map_body, missing)
+    assert error.message == (
+        f"The adaptor returned the path {str(missing)!r}, which owt can't send: "
+        "it does not exist."
+    )
+
+
+def test_a_relative_path_is_named_with_owts_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    error = refused(response.map_body, pathlib.Path("missing.txt"))
+    assert error.message == (
+        f"The adaptor returned the path 'missing.txt' (from owt's directory "
+        f"{os.getcwd()}), which owt can't send: it does not exist."
+    )
+
+
+def test_a_directory_is_refused(tmp_path):
+    error = refused(response.map_body, tmp_path)
+    assert error.message.endswith("which owt can't send: it is a directory.")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    error = refused(response.map_body, fifo)
+    assert error.message.endswith(
+        "it is not a regular file (a device, FIFO or socket)."
+    )
+
+
+def test_a_device_is_refused():
+    error = refused(response.map_body, pathlib.Path("/dev/zero"))
+    assert "it is not a regular file" in error.message
+
+
+def test_a_path_through_a_file_is_refused(tmp_path):
+    path = file_of(tmp_path, "a.txt", b"") / "b.txt"
+    error = refused(response.map_body, path)
+    assert error.message.endswith(
+        "which owt can't send: a part of it is not a directory."
+    )
+
+
+def test_a_file_owt_may_not_read_is_refused(tmp_path, monkeypatch):
+    path = file_of(tmp_path, "secret.txt", b"s")
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: be refused as others are
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(response.os, "open", refuse)
+    error = refused(response.map_body, path)
+    assert error.message.endswith(
+        "which owt can't send: owt's process may not read it (permission denied)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("a.png", "image/png"),
+        ("a.txt", "text/plain; charset=utf-8"),
+        ("page.html", "text/html; charset=utf-8"),
+        ("a.json", "application/json"),
+        ("A.JPG", "image/jpeg"),
+        ("a.tar.gz", "application/gzip"),
+        ("a.unknown-kind", "application/octet-stream"),
+        ("Makefile", "application/octet-stream"),
+    ],
+)
+def test_file_type_is_guessed_from_the_name(name, content_type):
+    assert response.file_type(name) == content_type
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("plot.png", 'inline; filename="plot.png"'),
+        ("two words.txt", 'inline; filename="two words.txt"'),
+        ('say "hi".txt', 'inline; filename="say \\"hi\\".txt"'),
+        ("café.txt", "inline; filename=\"cafe.txt\"; filename*=UTF-8''caf%C3%A9.txt"),
+        (
+            "日本.txt",
+            "inline; filename=\".txt\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt",
+        ),
+        ("a\nb.txt", "inline; filename=\"ab.txt\"; filename*=UTF-8''a%0Ab.txt"),
+        ("\udcff.bin", "inline; filename=\".bin\"; filename*=UTF-8''%3F.bin"),
+    ],
+)
+def test_content_disposition_is_quoted_and_says_the_exact_name(name, header):
+    assert response.content_disposition(name) == header
+    response.check_header("Content-Disposition", header)  # safe on the wire
+
+
+# --- build_response: the headers a body brings -------------------------------------------
+
+
+def built(result, header: str | None = None, streamed: bool = False):
+    """build_response's answer for ``result`` and its body, read whole."""
+    from owt.executors.inline import build_response
+
+    with flask.Flask(__name__).test_request_context():
+        answer = build_response(
+            result, accept=None if header is None else accept(header)
+        )
+        assert answer.is_streamed is streamed
+        return answer, answer.get_data()
+
+
+def test_an_image_in_a_tuple_keeps_its_status_and_headers():
+    from PIL import Image
+
+    image = Image.new("RGB", (3, 2), (255, 0, 0))
+    answer, data = built((image, 201, {"X-Kind": "red"}))
+    assert (answer.status_code, answer.mimetype) == (201, "image/png")
+    assert answer.headers["X-Kind"] == "red"
+    assert png_pixels(data) == ("RGB", (3, 2), image.tobytes())
+
+
+def test_an_array_says_it_varies_with_accept():
+    answer, data = built(numpy.arange(3), "application/x-npy")
+    assert (answer.mimetype, answer.headers["Vary"]) == ("application/x-npy", "Accept")
+    assert numpy.load(io.BytesIO(data)).tolist() == [0, 1, 2]
+
+
+def test_vary_joins_the_adaptors_own():
+    answer, _ = built((numpy.arange(3), {"Vary": "Origin"}), "*/*")
+    assert answer.headers["Vary"] == "Origin, Accept"
+    answer, _ = built((numpy.arange(3), {"Vary": "accept"}), "*/*")
+    assert answer.headers["Vary"] == "accept"
+
+
+def test_an_adaptors_content_type_ends_the_negotiation():
+    result = (numpy.arange(3), {"Content-Type": "application/json"})
+    answer, data = built(result, "application/x-npy")
+    assert (answer.mimetype, json.loads(data)) == ("application/json", [0, 1, 2])
+    assert "Vary" not in answer.headers
+
+
+def test_a_file_keeps_its_length_and_the_adaptor_its_disposition(tmp_path):
+    path = file_of(tmp_path, "a.txt", b"hello")
+    headers = {"Content-Disposition": "attachment", "Content-Length": "99"}
+    answer, data = built((path, headers), streamed=True)
+    assert data == b"hello"
+    assert answer.headers["Content-Length"] == "5"
+    assert answer.headers["Content-Disposition"] == "attachment"
