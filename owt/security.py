@@ -32,6 +32,12 @@ if t.TYPE_CHECKING:
 
 _CROSS_SITE = ("cross-site", "same-site")
 
+#: Pages a browser may open from a link on any site (a top-level visit, not
+#: a frame): they run no code themselves, and every request they make is
+#: same-origin and checked in full. The playground (docs/playground.org),
+#: so that its share links work when clicked.
+NAVIGABLE_PAGES = frozenset({"/_owt/", "/_owt"})
+
 
 def is_loopback(address: str) -> bool:
     """Whether ``address`` (an IP or host name) is a loopback address."""
@@ -87,6 +93,17 @@ def _host_name(host_header: str) -> str:
     if match is None:
         return ""
     return (match.group("ipv6") or match.group("name")).lower()
+
+
+def _is_page_visit(request: Request) -> bool:
+    """A browser opening one of :data:`NAVIGABLE_PAGES` in a window or tab
+    (``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest: document``, by GET)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.path in NAVIGABLE_PAGES
+        and request.headers.get("Sec-Fetch-Mode", "").lower() == "navigate"
+        and request.headers.get("Sec-Fetch-Dest", "").lower() == "document"
+    )
 
 
 class AccessPolicy:
@@ -162,7 +179,7 @@ class AccessPolicy:
                     "not run code through owt. Start owt with "
                     f"--allow-origin {origin} to allow it."
                 )
-        if fetch_site in _CROSS_SITE:
+        if fetch_site in _CROSS_SITE and not _is_page_visit(request):
             raise Forbidden(
                 "Cross-site browser requests are refused (Sec-Fetch-Site: "
                 f"{fetch_site}); start owt with --allow-origin to allow a page."

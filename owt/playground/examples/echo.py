@@ -1,0 +1,7 @@
+"""Echo: answer with the arguments sent, and how they came."""
+
+from flask import Request
+
+
+def run(request: Request, **kwargs: object) -> dict[str, object]:
+    return {"kwargs": kwargs, "method": request.method, "path": request.path}
