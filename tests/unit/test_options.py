@@ -24,6 +24,8 @@ def probe(**given):
 
 
 def parsed(*argv: str, env: dict[str, str] | None = None) -> ServeOptions:
+    # The session's servers get a temporary --adaptors-dir (tests/conftest.py).
+    env = {"OWT_ADAPTORS_DIR": None, **(env or {})}  # type: ignore[dict-item]
     result = CliRunner().invoke(probe, list(argv), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return eval(result.output, {"ServeOptions": ServeOptions})
