@@ -9,7 +9,9 @@ before anything runs:
 2. **Origin**: browsers label cross-origin requests (``Origin``,
    ``Sec-Fetch-Site``); curl and other programs send neither. A request from
    a page of another origin is refused unless ``--allow-origin`` lists it,
-   so a web page the user merely visits can't run code through owt.
+   so a web page the user merely visits can't run code through owt. (A
+   link on another site may open the playground page, which runs nothing:
+   :data:`NAVIGABLE_PAGES`.)
 3. **Auth**: with ``--auth user:sha256hex(password)``, HTTP Basic credentials
    are required on every path, compared in constant time.
 """

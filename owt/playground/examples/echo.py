@@ -1,4 +1,4 @@
-"""Echo: answer with the arguments sent, and how they came."""
+# owt/playground/examples/echo.py: the arguments back, and how they came
 
 from flask import Request
 

@@ -1,4 +1,4 @@
-"""An error: the mean of no numbers divides by zero."""
+# owt/playground/examples/error.py: the mean of no numbers divides by zero
 
 
 def mean(numbers: list[float]) -> float:

@@ -1,4 +1,4 @@
-"""An image: a colour gradient as PNG bytes, built with the standard library."""
+# owt/playground/examples/image.py: a gradient as PNG bytes, standard library only
 
 import struct
 import zlib

@@ -1,4 +1,4 @@
-"""An HTML page: a returned str is sent as text/html."""
+# owt/playground/examples/page.py: a returned str is sent as text/html
 
 import html
 

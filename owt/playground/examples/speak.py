@@ -1,4 +1,4 @@
-"""Text to speech with espeak-ng (apt-get install espeak-ng): one WAV file."""
+# owt/playground/examples/speak.py: text to speech with espeak-ng, one WAV file
 
 from owt.lib.espeak import espeak_voice
 from owt.lib.espeak import synthesise

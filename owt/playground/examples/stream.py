@@ -1,4 +1,4 @@
-"""A stream of server-sent events, one every `delay` seconds, then [DONE]."""
+# owt/playground/examples/stream.py: server-sent events, `delay` s apart, then [DONE]
 
 import time
 from collections.abc import Iterator
