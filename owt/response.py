@@ -460,6 +460,12 @@ def error_response(
     body["request_id"] = request_id
     response = Response(to_json(body), status=error.status, mimetype=_JSON)
     response.headers.update(error.headers)
+    # An error is data for the caller, never a page to show in someone
+    # else's frame (a foreign page framing a refused owt URL).
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; frame-ancestors 'none'"
+    )
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="owt", charset="UTF-8"'
     if error.status == 413:

@@ -343,6 +343,14 @@ def test_error_response_has_the_one_json_shape():
     }
 
 
+def test_an_error_may_not_be_shown_in_a_frame(client):
+    # A foreign page framing a refused owt URL gets a blank frame.
+    refused = client.get("/_owt/", headers={"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403
+    assert refused.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in refused.headers["Content-Security-Policy"]
+
+
 def test_error_response_without_a_request_id_says_null():
     answer = response.error_response(BadRequest("no"), None)
     assert json.loads(answer.get_data())["request_id"] is None
