@@ -22,8 +22,11 @@ from owt.client import AssignmentError
 from owt.client import CallOptions
 from owt.client import Client
 from owt.client import OwtClientError
+from owt.client import Registered
 from owt.client import Source
 from owt.client import SSEParser
+from owt.client import Target
+from owt.client import Upload
 from owt.client import build_fields
 from owt.client import build_url
 from owt.client import error_from_event
@@ -49,9 +52,24 @@ class RequestInputError(click.BadParameter):
 
 
 def _request_arguments(func: F) -> F:
+    """The arguments and options of ``encode``: FILE is opened by click."""
+    return _with_request_arguments(
+        func, click.argument("file", type=click.File("rb"), metavar="FILE|-")
+    )
+
+
+def _call_arguments(func: F) -> F:
+    """The same for ``call``, where FILE is left out with ``--adaptor`` (so
+    it is opened by the command, see :func:`_open_code_file`)."""
+    return _with_request_arguments(
+        func, click.argument("file", required=False, metavar="FILE|-")
+    )
+
+
+def _with_request_arguments(func: F, file_argument: cabc.Callable[[t.Any], t.Any]) -> F:
     """The arguments and options ``encode`` and ``call`` share."""
-    decorators = [
-        click.argument("file", type=click.File("rb"), metavar="FILE|-"),
+    decorators: list[cabc.Callable[[t.Any], t.Any]] = [
+        file_argument,
         click.argument("assignments", nargs=-1, metavar="[NAME=VALUE]..."),
         click.option(
             "--kwargs",
@@ -138,6 +156,37 @@ def collect_kwargs(assignments: tuple[str, ...], kwargs_expr: str | None) -> str
         return kwargs_text(kwargs_expr, parse_assignments(pairs))
     except AssignmentError as e:
         raise RequestInputError(str(e), param_hint="NAME=VALUE") from None
+
+
+def is_file_assignment(item: str) -> bool:
+    """Whether ``item`` is ``NAME=@PATH``: a file to send as the argument NAME."""
+    name, sep, value = item.partition("=")
+    return bool(sep and name.strip() and value.startswith("@"))
+
+
+def split_file_assignments(
+    assignments: cabc.Iterable[str],
+) -> tuple[tuple[str, ...], list[tuple[str, Upload]]]:
+    """``NAME=@PATH`` items read as files (with a content type guessed from
+    the name), and the other items as they are."""
+    pairs: list[str] = []
+    files: list[tuple[str, Upload]] = []
+    for item in assignments:
+        if not is_file_assignment(item):
+            pairs.append(item)
+            continue
+        name, _, value = item.partition("=")
+        path = value[1:]
+        try:
+            files.append((name.strip(), Upload.from_path(path)))
+        except OSError as e:
+            raise RequestInputError(
+                f"{item!r}: cannot read the file {path!r} ({e.strerror or e}). "
+                "A value starting with @ names a file to send; to send the "
+                f"text itself, quote it as JSON: {name.strip()}='\"{value}\"'.",
+                param_hint="NAME=VALUE",
+            ) from None
+    return tuple(pairs), files
 
 
 def _options(
@@ -247,6 +296,15 @@ def encode_command(
     auth: str | None,
 ) -> None:
     """Print a ready-made request (see ENCODE_HELP)."""
+    for item in assignments:
+        if is_file_assignment(item):
+            name, _, value = item.partition("=")
+            raise RequestInputError(
+                f"{item!r} is a file, and owt encode prints requests without "
+                "files: send it with owt call (or curl -F). To send the text "
+                f"itself, quote it as JSON: {name}='\"{value}\"'.",
+                param_hint="NAME=VALUE",
+            )
     source = read_code_file(file)
     options = _options(fn_name, cache, cache_kwargs, cache_key, pin, timeout)
     kwargs = collect_kwargs(assignments, kwargs_expr)
@@ -268,22 +326,40 @@ CALL_HELP = """Run FILE on the owt server at URL and write the answer to stdout.
 
 The answer is written as it arrives, so a stream stays a stream, and
 bytes are written as they are (redirect them to a file). NAME=VALUE
-arguments work as in `owt encode`. When the server answers with an
-error, its message and the adaptor's traceback go to stderr and the
-exit status is 1.
+arguments work as in `owt encode`; NAME=@PATH sends the file at PATH as
+the argument NAME (a multipart POST; quote a text starting with @ as
+JSON: 'who="@me"'). --adaptor NAME calls an adaptor registered on the
+server instead of FILE. The code's SHA-256 goes first and the code only
+when the server doesn't hold it (--no-hash sends the code each time).
+When the server answers with an error, its message and the adaptor's
+traceback go to stderr and the exit status is 1.
 
 \b
 Examples:
   owt call http://127.0.0.1:9876 adaptor.py name=owt
   echo 'def run(): return "hi"' | owt call http://127.0.0.1:9876 -
   owt call http://127.0.0.1:9876/tts.wav tts.py text=Hello > hello.wav
+  owt call http://127.0.0.1:9876 thumb.py image=@photo.jpg > thumb.png
+  owt call http://127.0.0.1:9876 --adaptor thumb image=@photo.jpg > thumb.png
   owt call --auth me http://127.0.0.1:9876 adaptor.py   # asks for the password
 """
 
 
 @click.command("call", help=CALL_HELP)
 @click.argument("url")
-@_request_arguments
+@_call_arguments
+@click.option(
+    "--adaptor",
+    metavar="NAME",
+    help="Call the adaptor registered on the server as NAME (give no FILE).",
+)
+@click.option(
+    "--hash/--no-hash",
+    "send_hash",
+    default=True,
+    help="Send the code's SHA-256 first and the code only when the server "
+    "asks for it (the default), or the code every time.",
+)
 @click.option(
     "--auth",
     metavar="USER[:PASSWORD]",
@@ -293,7 +369,7 @@ Examples:
 )
 def call_command(
     url: str,
-    file: t.BinaryIO,
+    file: str | None,
     assignments: tuple[str, ...],
     kwargs_expr: str | None,
     fn_name: str | None,
@@ -303,18 +379,42 @@ def call_command(
     pin: bool,
     timeout: float | None,
     use_get: bool,
+    adaptor: str | None,
+    send_hash: bool,
     auth: str | None,
 ) -> None:
     """Send the request and stream the answer (see CALL_HELP)."""
-    source = read_code_file(file)
-    kwargs = collect_kwargs(assignments, kwargs_expr)
+    target: Target
+    if adaptor is not None:
+        if file is not None:
+            if "=" not in file and not file.lstrip().startswith("{"):
+                raise click.UsageError(
+                    f"--adaptor {adaptor} calls a registered adaptor: give no "
+                    f"FILE ({file!r}), only NAME=VALUE arguments."
+                )
+            assignments = (file, *assignments)
+        target = Registered(adaptor)
+    elif file is None:
+        raise click.UsageError("give the adaptor's FILE (- for stdin), or --adaptor.")
+    else:
+        target = read_code_file(_open_code_file(file))
+    pairs, files = split_file_assignments(assignments)
+    if files and use_get:
+        raise click.UsageError(
+            f"{files[0][0]!r} is a file, which only a POST can carry: drop --get."
+        )
+    kwargs = collect_kwargs(pairs, kwargs_expr)
     options = _options(fn_name, cache, cache_kwargs, cache_key, pin, timeout)
     if auth is not None and ":" not in auth:
         auth = auth + ":" + click.prompt(f"Password for {auth}", hide_input=True)
-    client = Client(url, auth, options=options)
+    client = Client(url, auth, options=options, send_hash=send_hash)
     try:
         response = client.send(
-            source, kwargs, method="GET" if use_get else "POST", stream=True
+            target,
+            kwargs,
+            method="GET" if use_get else "POST",
+            stream=True,
+            files=files,
         )
     except OwtClientError as e:
         _fail(e.describe())
@@ -323,6 +423,13 @@ def call_command(
     except requests.RequestException as e:
         _fail(f"owt: could not reach {url}: {e}")
     _copy_to_stdout(response)
+
+
+def _open_code_file(file: str) -> t.BinaryIO:
+    """FILE opened as click opens it for ``encode`` (``-`` is stdin)."""
+    context = click.get_current_context()
+    param = next(p for p in context.command.params if p.name == "file")
+    return t.cast(t.BinaryIO, click.File("rb").convert(file, param, context))
 
 
 def _copy_to_stdout(response: requests.Response) -> None:

@@ -13,9 +13,17 @@ Call an owt server from Python without writing any base64 by hand::
 
     owt.url("adaptor.py", prompt="output SOTA results")  # a GET URL, for a browser
 
+    owt.call("thumb.py", image=open("photo.jpg", "rb"))  # a file: multipart POST
+
+    owt.register("thumb", "thumb.py")  # kept by the server under a name...
+    owt.call(Registered("thumb"), image=Path("photo.jpg"))  # ...called by it
+
 ``code`` may be adaptor source text, the path of a ``.py`` file, or a Python
-function whose source is sent (and called by its own name). A server error
-raises :class:`OwtClientError` carrying the server's message and traceback.
+function whose source is sent (and called by its own name). Calls send the
+code's SHA-256 first and the code itself only when the server answers that
+it doesn't hold it (``send_hash=False`` sends the code every time). A server
+error raises :class:`OwtClientError` carrying the server's message and
+traceback.
 
 The lower-level functions (:func:`parse_assignments`, :func:`build_fields`,
 :func:`build_url`, :class:`SSEParser`) are shared with the ``owt`` command line.
@@ -26,9 +34,11 @@ from __future__ import annotations
 import codecs
 import collections.abc as cabc
 import dataclasses
+import hashlib
 import inspect
 import json
 import math
+import mimetypes
 import os
 import re
 import textwrap
@@ -55,6 +65,12 @@ Code: t.TypeAlias = "str | os.PathLike[str] | cabc.Callable[..., t.Any] | Source
 
 #: Credentials: ``"user:password"``, ``(user, password)`` or any requests auth.
 Auth: t.TypeAlias = "str | tuple[str, str] | requests.auth.AuthBase"
+
+#: What a call runs: adaptor code, or an adaptor the server holds by name.
+Target: t.TypeAlias = "Code | Registered"
+
+#: The error kind owt answers a ``code_sha256`` it doesn't hold with.
+UNKNOWN_CODE = "unknown_code"
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -204,6 +220,24 @@ def load_source(code: Code) -> Source:
     )
 
 
+def code_sha256(source: str) -> str:
+    """The ``code_sha256`` field for ``source``: SHA-256 of its UTF-8 bytes, hex."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """An adaptor the server holds under ``name`` (``PUT /_owt/adaptors/NAME``,
+    :meth:`Client.register`): pass it where code goes to call it by name,
+    ``client.call(Registered("thumb"), image=...)``."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("a registered adaptor's name must be a non-empty str.")
+
+
 def _looks_like_path(text: str) -> bool:
     # One line ending in .py, with nothing Python source would need.
     stripped = text.strip()
@@ -246,6 +280,8 @@ def build_fields(
     source: str,
     kwargs: str | None = None,
     options: CallOptions | None = None,
+    *,
+    by_hash: bool = False,
 ) -> dict[str, t.Any]:
     """The protocol fields for a request, as JSON-ready values.
 
@@ -254,9 +290,30 @@ def build_fields(
         evaluates), or ``None`` to send no arguments. See :func:`kwargs_text`.
     :param options: the other fields; only those that differ from the
         server's defaults are included, so the request stays short.
+    :param by_hash: send ``code_sha256`` instead of the code (the server
+        answers ``unknown_code`` when it doesn't hold it).
     """
+    if by_hash:
+        code = {"code_sha256": code_sha256(source)}
+    else:
+        code = {"code_b64": encode_code(source)}
+    return {**code, **option_fields(kwargs, options)}
+
+
+def registered_fields(
+    name: str, kwargs: str | None = None, options: CallOptions | None = None
+) -> dict[str, t.Any]:
+    """The protocol fields that call the adaptor registered as ``name``."""
+    return {"adaptor": name, **option_fields(kwargs, options)}
+
+
+def option_fields(
+    kwargs: str | None = None, options: CallOptions | None = None
+) -> dict[str, t.Any]:
+    """The fields besides the code: arguments, then the options that differ
+    from the server's defaults."""
     options = options or CallOptions()
-    fields: dict[str, t.Any] = {"code_b64": encode_code(source)}
+    fields: dict[str, t.Any] = {}
     if kwargs is not None:
         fields["kwargs_b64"] = b64encode_text(kwargs)
     if options.fn_name:
@@ -272,6 +329,103 @@ def build_fields(
     if options.timeout is not None:
         fields["timeout"] = options.timeout
     return fields
+
+
+# --- files --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    """A file sent as one part of a ``multipart/form-data`` POST.
+
+    A keyword argument that is an ``Upload``, a ``pathlib.Path`` (any
+    ``os.PathLike``) or a binary file object (``open(path, "rb")``,
+    ``io.BytesIO``) is sent as a file; the adaptor's ``run`` receives it as
+    a Werkzeug ``FileStorage`` (``.filename``, ``.content_type``, ``.read()``).
+    A list of them sends several parts of one name (``run`` gets a list).
+
+    :param content: the file's bytes.
+    :param filename: the name the adaptor sees (the argument's name when
+        left out).
+    :param content_type: its media type, guessed from ``filename`` when
+        left out (``application/octet-stream`` when nothing fits).
+    """
+
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @classmethod
+    def from_path(
+        cls, path: str | os.PathLike[str], content_type: str | None = None
+    ) -> Upload:
+        """The file at ``path``, named by its last component."""
+        path = Path(path)
+        return cls(path.read_bytes(), path.name, content_type)
+
+    @property
+    def media_type(self) -> str:
+        """The content type sent: the one given, or one guessed from the name."""
+        return self.content_type or guess_type(self.filename or "")
+
+    def part(self) -> tuple[str, bytes, str]:
+        """The ``(filename, bytes, content type)`` requests sends as a file part."""
+        return self.filename or "file", self.content, self.media_type
+
+
+def guess_type(filename: str) -> str:
+    """The media type of a file name, ``application/octet-stream`` if unknown."""
+    return mimetypes.guess_type(filename, strict=False)[0] or "application/octet-stream"
+
+
+def is_file(value: t.Any) -> bool:
+    """Whether a keyword argument is sent as a file (see :class:`Upload`)."""
+    if isinstance(value, Upload | os.PathLike):
+        return True
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        return False
+    return callable(getattr(value, "read", None))
+
+
+def _is_files(value: t.Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(map(is_file, value))
+
+
+def as_upload(name: str, value: t.Any) -> Upload:
+    """``value`` (see :func:`is_file`) as an :class:`Upload`; a file object is
+    read from where it stands, and named after its file or else ``name``."""
+    if isinstance(value, Upload):
+        return value if value.filename else dataclasses.replace(value, filename=name)
+    if isinstance(value, os.PathLike):
+        return Upload.from_path(value)
+    content = value.read()
+    if isinstance(content, str):
+        raise TypeError(
+            f"{name!r} is a file opened in text mode; open it with 'rb' to send it."
+        )
+    filename = getattr(value, "name", None)
+    if isinstance(filename, bytes):
+        filename = os.fsdecode(filename)
+    if not isinstance(filename, str) or not filename:
+        filename = name
+    return Upload(bytes(content), os.path.basename(filename) or name)
+
+
+def split_files(
+    kwargs: cabc.Mapping[str, t.Any],
+) -> tuple[dict[str, t.Any], list[tuple[str, Upload]]]:
+    """Keyword arguments split into those sent as JSON and the files (read
+    now, so a request sent twice sends the same bytes)."""
+    plain: dict[str, t.Any] = {}
+    files: list[tuple[str, Upload]] = []
+    for name, value in kwargs.items():
+        if is_file(value):
+            files.append((name, as_upload(name, value)))
+        elif _is_files(value):
+            files.extend((name, as_upload(name, item)) for item in value)
+        else:
+            plain[name] = value
+    return plain, files
 
 
 def query_fields(fields: dict[str, t.Any]) -> dict[str, str]:
@@ -547,7 +701,13 @@ class Client:
     :param http_timeout: seconds to wait for the server to connect and to
         answer each read; ``None`` (the default) waits as long as it takes.
     :param session: a ``requests.Session`` to reuse connections with.
+    :param send_hash: send the code's SHA-256 (``code_sha256``) first, and
+        the code only when the server answers ``unknown_code``, so code
+        crosses the wire once per server; ``False`` sends the code each time.
     """
+
+    #: Digests remembered as held by the server, at most this many.
+    MAX_HELD = 1024
 
     def __init__(
         self,
@@ -557,116 +717,250 @@ class Client:
         options: CallOptions | None = None,
         http_timeout: float | None = None,
         session: requests.Session | None = None,
+        send_hash: bool = True,
     ) -> None:
         self.base_url = url
         self.auth = basic_auth(auth)
         self.options = options or CallOptions()
         self.http_timeout = http_timeout
         self.session = session or requests.Session()
+        self.send_hash = send_hash
+        # Digests of code the server took from this client (see send).
+        self._held: set[str] = set()
 
     def using(self, **options: t.Any) -> Client:
         """A client for the same server that sends these :class:`CallOptions`.
 
         ``owt.using(fn_name="main", use_cache=True).call(code, x=1)``
         """
-        return Client(
+        twin = Client(
             self.base_url,
             self.auth,
             options=dataclasses.replace(self.options, **options),
             http_timeout=self.http_timeout,
             session=self.session,
+            send_hash=self.send_hash,
         )
+        twin._held = self._held
+        return twin
 
-    def fields(self, code: Code, kwargs: str | None = None) -> dict[str, t.Any]:
-        """The protocol fields for ``code`` and argument text ``kwargs``."""
+    def _options_for(self, source: Source) -> CallOptions:
+        if source.fn_name and not self.options.fn_name:
+            return dataclasses.replace(self.options, fn_name=source.fn_name)
+        return self.options
+
+    def fields(self, code: Target, kwargs: str | None = None) -> dict[str, t.Any]:
+        """The protocol fields for ``code`` and argument text ``kwargs``: the
+        code itself (never its hash), or the name of a :class:`Registered`."""
+        if isinstance(code, Registered):
+            return registered_fields(code.name, kwargs, self.options)
         source = load_source(code)
-        options = self.options
-        if source.fn_name and not options.fn_name:
-            options = dataclasses.replace(options, fn_name=source.fn_name)
-        return build_fields(source.text, kwargs, options)
+        return build_fields(source.text, kwargs, self._options_for(source))
 
-    def url(self, code: Code, /, **kwargs: t.Any) -> str:
+    def url(self, code: Target, /, **kwargs: t.Any) -> str:
         """A GET URL that runs ``code`` with ``kwargs`` (the spec's ``owtify``).
 
-        The URL carries no credentials; a browser asks for them itself.
+        The URL carries the code itself (or a registered adaptor's name), so
+        it works by itself; it carries no credentials, a browser asks for
+        them itself.
 
         :raises owt.errors.UrlTooLong: when the server would refuse a URL
             this long (see :data:`owt.codec.MAX_REQUEST_TARGET`); use
             :meth:`call`, which sends a POST, instead.
+        :raises ValueError: for a file argument, which only a POST can carry.
         """
+        for name, value in kwargs.items():
+            if is_file(value) or _is_files(value):
+                raise ValueError(_GET_WITH_FILE.format(name=name))
         url = build_url(self.base_url, self.fields(code, _json_kwargs(kwargs)))
         return check_url_length(url)
 
     def send(
         self,
-        code: Code,
+        code: Target,
         kwargs: str | None = None,
         *,
         method: str = "POST",
         stream: bool = False,
+        files: cabc.Iterable[tuple[str, Upload]] | None = None,
     ) -> requests.Response:
         """Send a request and return the response, raising if it is an error.
 
+        With ``send_hash`` (the default), the code's SHA-256 goes first and,
+        if the server answers ``unknown_code``, the same request again with
+        the code. With files, the code goes along at once unless the server
+        already took it from this client (a file is bigger than a hash).
+
+        :param code: adaptor code (see :func:`load_source`) or a :class:`Registered`.
         :param kwargs: argument text, JSON or a Python expression the server
             evaluates (``None`` for no arguments).
-        :param method: ``POST`` sends a JSON body, ``GET`` a query string.
+        :param method: ``POST`` sends a JSON body (multipart with files),
+            ``GET`` a query string.
         :param stream: leave the body unread, to read it as it arrives.
+        :param files: ``(name, Upload)`` pairs sent as file parts (POST only).
         :raises OwtClientError: for a 4xx or 5xx answer.
-        :raises owt.errors.UrlTooLong: for a GET URL the server would refuse.
+        :raises owt.errors.UrlTooLong: for a GET URL the server would refuse
+            (with the code in it, as the second try would send it).
         """
-        fields = self.fields(code, kwargs)
-        timeout = self.http_timeout
-        if method.upper() == "GET":
-            check_url_length(build_url(self.base_url, fields))
+        method = method.upper()
+        uploads = list(files or ())
+        if uploads and method != "POST":
+            raise ValueError(_GET_WITH_FILE.format(name=uploads[0][0]))
+        digest: str | None = None
+        if isinstance(code, Registered):
+            attempts = [registered_fields(code.name, kwargs, self.options)]
+        else:
+            source = load_source(code)
+            options = self._options_for(source)
+            attempts = [build_fields(source.text, kwargs, options)]
+            digest = code_sha256(source.text)
+            if self.send_hash and not (uploads and digest not in self._held):
+                attempts.insert(
+                    0, build_fields(source.text, kwargs, options, by_hash=True)
+                )
+        if method == "GET":
+            check_url_length(build_url(self.base_url, attempts[-1]))
+        for fields in attempts:
+            response = self._request(method, fields, uploads, stream)
+            if fields is attempts[-1] or not _asks_for_code(response):
+                break
+            response.close()  # a 404 unknown_code: send the code this time
+        if response.status_code >= 400:
+            with response:
+                raise error_from_response(response)
+        if digest is not None:
+            if len(self._held) >= self.MAX_HELD:
+                self._held.clear()
+            self._held.add(digest)
+        return response
+
+    def _request(
+        self,
+        method: str,
+        fields: dict[str, t.Any],
+        uploads: list[tuple[str, Upload]],
+        stream: bool,
+    ) -> requests.Response:
+        common: dict[str, t.Any] = {
+            "auth": self.auth,
+            "stream": stream,
+            "timeout": self.http_timeout,
+        }
+        if method == "GET":
+            common["params"] = query_fields(fields)
+        elif uploads:
+            common["data"] = query_fields(fields)
+            common["files"] = [(name, upload.part()) for name, upload in uploads]
+        else:
+            common["json"] = fields
         try:
-            if method.upper() == "GET":
-                response = self.session.get(
-                    self.base_url,
-                    params=query_fields(fields),
-                    auth=self.auth,
-                    stream=stream,
-                    timeout=timeout,
-                )
-            else:
-                response = self.session.request(
-                    method.upper(),
-                    self.base_url,
-                    json=fields,
-                    auth=self.auth,
-                    stream=stream,
-                    timeout=timeout,
-                )
+            return self.session.request(method, self.base_url, **common)
         except requests.exceptions.ConnectionError as e:
             if _closed_without_answer(e):
                 raise broken_off(None, e) from None
             raise
-        if response.status_code >= 400:
-            with response:
-                raise error_from_response(response)
-        return response
 
-    def call(self, code: Code, /, **kwargs: t.Any) -> t.Any:
+    def call(self, code: Target, /, **kwargs: t.Any) -> t.Any:
         """Run ``code`` with ``kwargs`` and return the answer.
 
         JSON answers come back as data, text as ``str``, anything else as
-        ``bytes`` (see :func:`decode_body`).
+        ``bytes`` (see :func:`decode_body`). File arguments (see
+        :class:`Upload`) make the request a multipart POST.
 
         :raises OwtClientError: when the server answers with an error.
         """
+        plain, files = split_files(kwargs)
         try:
-            response = self.send(code, _json_kwargs(kwargs))
+            response = self.send(code, _json_kwargs(plain), files=files)
         except requests.exceptions.ChunkedEncodingError as e:
             raise broken_off(None, e) from None
         return decode_body(response)
 
-    def stream(self, code: Code, /, **kwargs: t.Any) -> Stream:
+    def stream(self, code: Target, /, **kwargs: t.Any) -> Stream:
         """Run ``code`` and read its answer as it arrives.
 
         Iterate the result: a ``text/event-stream`` answer yields
         :class:`Event` objects, any other answer yields byte chunks. An
         ``event: error`` from the server raises :class:`OwtClientError`.
         """
-        return Stream(self.send(code, _json_kwargs(kwargs), stream=True))
+        plain, files = split_files(kwargs)
+        return Stream(self.send(code, _json_kwargs(plain), stream=True, files=files))
+
+    # --- registered adaptors ---
+
+    def register(self, name: str, code: Code) -> dict[str, t.Any]:
+        """Keep ``code`` on the server as the adaptor ``name`` (replacing one
+        of that name), to call as ``Registered(name)``; it survives a restart.
+
+        A function is registered by its source; call it with
+        ``using(fn_name=...)`` unless it is named ``run``.
+
+        :returns: the server's description: ``name``, ``digest``, ``size``,
+            ``registered`` (when) and ``signature`` (``run``'s).
+        :raises OwtClientError: e.g. ``bad_adaptor_name``, ``syntax_error``.
+        """
+        source = load_source(code)
+        response = self._registry(
+            "PUT",
+            name,
+            data=source.text.encode("utf-8"),
+            headers={"Content-Type": "text/x-python; charset=utf-8"},
+        )
+        self._held.add(code_sha256(source.text))
+        return t.cast(dict[str, t.Any], response.json())
+
+    def adaptors(self) -> list[dict[str, t.Any]]:
+        """The adaptors registered on the server, each described as
+        :meth:`register` returns it."""
+        found = self._registry("GET").json().get("adaptors", [])
+        return t.cast(list[dict[str, t.Any]], found)
+
+    def unregister(self, name: str) -> None:
+        """Remove the adaptor registered as ``name``.
+
+        :raises OwtClientError: ``unknown_adaptor`` (404) when there is none.
+        """
+        self._registry("DELETE", name).close()
+
+    def registry_url(self, name: str | None = None) -> str:
+        """``/_owt/adaptors`` (or ``/_owt/adaptors/NAME``) on this client's server."""
+        path = "/_owt/adaptors"
+        if name is not None:
+            if not name:
+                raise ValueError("a registered adaptor's name must be non-empty.")
+            path += "/" + urllib.parse.quote(name, safe="")
+        return urllib.parse.urljoin(self.base_url, path)
+
+    def _registry(
+        self, method: str, name: str | None = None, **kwargs: t.Any
+    ) -> requests.Response:
+        response = self.session.request(
+            method,
+            self.registry_url(name),
+            auth=self.auth,
+            timeout=self.http_timeout,
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+
+_GET_WITH_FILE = (
+    "{name!r} is a file, which only a POST (multipart/form-data) can carry; "
+    "it can't go in a GET URL."
+)
+
+
+def _asks_for_code(response: requests.Response) -> bool:
+    """Whether the server answered that it doesn't hold the code sent by hash."""
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == UNKNOWN_CODE
 
 
 def _json_kwargs(kwargs: dict[str, t.Any]) -> str | None:
@@ -675,17 +969,21 @@ def _json_kwargs(kwargs: dict[str, t.Any]) -> str | None:
 
 __all__ = [
     "DEFAULT_URL",
+    "UNKNOWN_CODE",
     "AssignmentError",
     "CallOptions",
     "Client",
     "CodeSourceError",
     "Event",
     "OwtClientError",
+    "Registered",
     "SSEParser",
     "Source",
     "Stream",
+    "Upload",
     "build_fields",
     "build_url",
+    "code_sha256",
     "decode_body",
     "error_from_event",
     "error_from_response",
@@ -695,4 +993,6 @@ __all__ = [
     "parse_assignment",
     "parse_assignments",
     "parse_value",
+    "registered_fields",
+    "split_files",
 ]

@@ -1,9 +1,10 @@
 """clients/js/owt.js: its node tests against live servers, npm install, and a browser.
 
-``node --test clients/js/test/`` runs here with the URLs of a plain server
-and of one started with ``--auth``, so the README's single pytest command
-runs the JavaScript tests too. The browser test drives headless Chromium
-to check the EventSource path, which Node does not have.
+``node --test clients/js/test/`` runs here with the URLs of a plain server,
+of one started with ``--auth`` and of one keeping registered adaptors in a
+temporary directory, so the README's single pytest command runs the
+JavaScript tests too. The browser tests drive headless Chromium to check
+the EventSource path, which Node does not have, and files from a page.
 """
 
 from __future__ import annotations
@@ -43,18 +44,28 @@ def test_node_is_20_or_newer():
 
 
 @pytest.fixture(scope="module")
-def auth_server():
+def auth_server(tmp_path_factory):
     digest = hashlib.sha256(AUTH_PASSWORD.encode()).hexdigest()
-    with running_owt("--auth", f"js:{digest}") as server:
+    adaptors = tmp_path_factory.mktemp("auth-adaptors")
+    with running_owt("--auth", f"js:{digest}", "--adaptors-dir", str(adaptors)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def adaptors_server(tmp_path_factory):
+    """A server whose registered adaptors live in a temporary directory."""
+    adaptors = tmp_path_factory.mktemp("adaptors")
+    with running_owt("--adaptors-dir", str(adaptors)) as server:
         yield server
 
 
-def test_node_tests_pass_against_live_servers(owt_server, auth_server):
+def test_node_tests_pass_against_live_servers(owt_server, auth_server, adaptors_server):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OWT_")}
     env.update(
         OWT_TEST_URL=owt_server.url,
         OWT_TEST_AUTH_URL=auth_server.url,
         OWT_TEST_AUTH=f"js:{AUTH_PASSWORD}",
+        OWT_TEST_ADAPTORS_URL=adaptors_server.url,
     )
     done = subprocess.run(
         [NODE, "--test", "--test-reporter=tap", "clients/js/test/"],
@@ -67,11 +78,12 @@ def test_node_tests_pass_against_live_servers(owt_server, auth_server):
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     counts = dict(re.findall(r"^# (\w+) (\d+)$", done.stdout, re.MULTILINE))
-    assert int(counts["pass"]) >= 27, report
+    assert int(counts["pass"]) >= 39, report
     for kind in ("fail", "cancelled", "skipped", "todo"):
         assert counts[kind] == "0", report
     # The tests used the servers given, not servers of their own.
     assert "status=401" in auth_server.output()
+    assert "PUT /_owt/adaptors/" in adaptors_server.output()
 
 
 def test_installs_with_npm_from_the_repo_path(tmp_path):
@@ -248,3 +260,81 @@ def test_browser_page_on_another_origin_needs_allow_origin(
         timeout=30,
     )
     assert direct.text == "1"
+
+
+FILE_INFO = """
+import hashlib
+
+def run(image, note=None):
+    data = image.read()
+    return {
+        "filename": image.filename,
+        "content_type": image.content_type,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "note": note,
+    }
+"""
+
+BROWSER_FILES_SCRIPT = """
+async ({ moduleUrl, base, code }) => {
+  const owt = await import(moduleUrl);
+  const bytes = new Uint8Array(3000).map((_, i) => i % 256);
+  const file = new File([bytes], 'picked.png', { type: 'image/png' });
+  const out = { secure: window.isSecureContext, digest: await owt.codeSha256(code), sent: [] };
+  const realFetch = window.fetch;
+  window.fetch = (input, init) => {
+    const form = init && init.body instanceof FormData ? init.body : null;
+    out.sent.push(form ? [...form.keys()].sort().join(' ') : init.method);
+    return realFetch(input, init);
+  };
+  out.first = await owt.call(base + '/f', code, { image: file, note: 'ü' });
+  out.second = await owt.call(base + '/f', code, { image: new Blob(['abc']) });
+  await owt.register(base, 'browser-files', code);
+  out.byName = await owt.call(base, { adaptor: 'browser-files' }, { image: file });
+  await owt.unregister(base, 'browser-files');
+  return out;
+}
+"""
+
+
+@pytest.mark.browser
+def test_browser_sends_a_file_by_hash_and_by_name(browser, adaptors_server):
+    base = adaptors_server.url
+    page = browser.new_page()
+    try:
+        page.goto(owt_url(base, "/page", BLANK_PAGE))
+        result = page.evaluate(
+            BROWSER_FILES_SCRIPT,
+            {
+                "moduleUrl": owt_url(base, "/owt.js", SERVE_JS),
+                "base": base,
+                "code": FILE_INFO,
+            },
+        )
+    finally:
+        page.close()
+    picked = hashlib.sha256(bytes(i % 256 for i in range(3000))).hexdigest()
+    assert result["secure"] is True  # a loopback page: Web Crypto is there
+    assert result["digest"] == hashlib.sha256(FILE_INFO.encode()).hexdigest()
+    assert result["first"] == {
+        "filename": "picked.png",
+        "content_type": "image/png",
+        "sha256": picked,
+        "note": "ü",
+    }
+    assert result["second"] == {
+        "filename": "image",
+        "content_type": "application/octet-stream",
+        "sha256": hashlib.sha256(b"abc").hexdigest(),
+        "note": None,
+    }
+    assert result["byName"]["sha256"] == picked
+    # The first file went with the code, the second with its hash alone:
+    # each crossed the wire once.
+    assert result["sent"] == [
+        "code_b64 image kwargs_b64",
+        "code_sha256 image",
+        "PUT",
+        "adaptor image",
+        "DELETE",
+    ]

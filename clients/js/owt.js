@@ -6,7 +6,13 @@
 //   await call('http://127.0.0.1:9876/hello', code, { name: 'owt' });  // 'Hello, owt!'
 //   const src = owtify('http://127.0.0.1:9876/pic.png', code, { name: 'owt' }); // a GET URL
 //   await stream(url, sseCode, { text: 'Hi' }, (event) => console.log(event.data));
+//   await call(url, thumbCode, { image: file });  // a File or Blob: multipart POST
+//   await register(url, 'thumb', thumbCode);       // kept by the server...
+//   await call(url, { adaptor: 'thumb' }, { image: file }); // ...and called by name
 //
+// call, events and stream send the code's SHA-256 first and the code only
+// when the server answers that it doesn't hold it (sendHash: false sends the
+// code every time); owtify URLs carry the code, so they work by themselves.
 // Text is base64-encoded from its UTF-8 bytes, so any Unicode survives the
 // trip (btoa on a JavaScript string would throw on anything past Latin-1).
 
@@ -27,12 +33,25 @@
  */
 
 /**
- * Options for {@link call}.
- * @typedef {CallOptions & {
+ * What a call runs: adaptor source text, or `{adaptor: NAME}` for an adaptor
+ * registered on the server (see {@link register}).
+ * @typedef {string | {adaptor: string}} Code
+ */
+
+/**
+ * How to reach the server: credentials, extra headers, an abort signal.
+ * @typedef {object} HttpOptions
+ * @property {Auth} [auth] basic-auth credentials
+ * @property {AbortSignal} [signal] aborts the request
+ * @property {Record<string, string>} [headers] extra request headers
+ */
+
+/**
+ * Options for {@link call}. `sendHash` (default true) sends the code's
+ * SHA-256 first and the code only when the server asks for it.
+ * @typedef {CallOptions & HttpOptions & {
  *   method?: 'GET' | 'POST',
- *   auth?: Auth,
- *   signal?: AbortSignal,
- *   headers?: Record<string, string>,
+ *   sendHash?: boolean,
  * }} RequestOptions
  */
 
@@ -52,11 +71,26 @@
 
 /**
  * Arguments: an object (sent as JSON), a string (sent as it is: JSON, or a
- * Python expression the server evaluates), or null/undefined for none.
+ * Python expression the server evaluates), or null/undefined for none. In an
+ * object, a `Blob` or `File` (or an array of them) is sent as a file part of
+ * a multipart POST, and the rest as JSON.
  * @typedef {Record<string, unknown> | unknown[] | string | number | boolean | null | undefined} Kwargs
  */
 
+/**
+ * A registered adaptor, as the server describes it.
+ * @typedef {object} AdaptorInfo
+ * @property {string} name
+ * @property {string} digest SHA-256 of its source, hex
+ * @property {number} size bytes of source
+ * @property {string} registered when (ISO 8601, UTC)
+ * @property {string | null} signature `run`'s parameters, e.g. `run(image, size=128)`
+ */
+
 const encoder = new TextEncoder();
+
+/** The error kind owt answers a `code_sha256` it doesn't hold with. */
+export const UNKNOWN_CODE = 'unknown_code';
 
 /**
  * The longest request target (path and query string, as sent on the request
@@ -145,18 +179,90 @@ export function b64encodeText(text) {
 }
 
 /**
- * The protocol fields for a request.
+ * The hex SHA-256 of the code's UTF-8 bytes (the `code_sha256` field), or
+ * null where Web Crypto is missing (a page on plain http from a non-local
+ * address is not a secure context): the code is then sent as it is.
  * @param {string} code adaptor source text
- * @param {Kwargs} [kwargs]
+ * @returns {Promise<string | null>}
+ */
+export async function codeSha256(code) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;
+  const digest = new Uint8Array(await subtle.digest('SHA-256', encoder.encode(code)));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is Blob}
+ */
+function isBlob(value) {
+  return typeof Blob === 'function' && value instanceof Blob;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is Blob | Blob[]}
+ */
+function isFileValue(value) {
+  return isBlob(value) || (Array.isArray(value) && value.length > 0 && value.every(isBlob));
+}
+
+/**
+ * Kwargs split into what goes as JSON and the files (`[name, Blob]` pairs).
+ * @param {Kwargs} kwargs
+ * @returns {{plain: Kwargs, files: [string, Blob][]}}
+ */
+function splitFiles(kwargs) {
+  if (!kwargs || typeof kwargs !== 'object' || Array.isArray(kwargs)) {
+    return { plain: kwargs, files: [] };
+  }
+  /** @type {Record<string, unknown>} */
+  const plain = {};
+  /** @type {[string, Blob][]} */
+  const files = [];
+  for (const [name, value] of Object.entries(kwargs)) {
+    if (isBlob(value)) files.push([name, value]);
+    else if (isFileValue(value)) for (const blob of value) files.push([name, blob]);
+    else plain[name] = value;
+  }
+  if (!files.length) return { plain: kwargs, files };
+  return { plain: Object.keys(plain).length ? plain : undefined, files };
+}
+
+/**
+ * @param {string} name
+ * @returns {string}
+ */
+function onlyPost(name) {
+  return (
+    `${JSON.stringify(name)} is a file (Blob), which only a POST ` +
+    "(multipart/form-data) can carry; it can't go in a GET URL."
+  );
+}
+
+/**
+ * The protocol fields for a request.
+ * @param {Code} code adaptor source text, or `{adaptor: NAME}`
+ * @param {Kwargs} [kwargs] may not hold files (see {@link call})
  * @param {CallOptions} [options]
  * @returns {Record<string, string | number | boolean>}
  */
 export function encodeRequest(code, kwargs, options = {}) {
-  if (typeof code !== 'string') {
-    throw new TypeError('code must be the adaptor source as a string');
-  }
   /** @type {Record<string, string | number | boolean>} */
-  const fields = { code_b64: b64encodeText(code) };
+  let fields;
+  if (typeof code === 'string') {
+    fields = { code_b64: b64encodeText(code) };
+  } else if (code && typeof code === 'object' && typeof code.adaptor === 'string' && code.adaptor) {
+    fields = { adaptor: code.adaptor };
+  } else {
+    throw new TypeError('code must be the adaptor source as a string, or {adaptor: name}');
+  }
+  if (kwargs && typeof kwargs === 'object' && !Array.isArray(kwargs)) {
+    for (const [name, value] of Object.entries(kwargs)) {
+      if (isFileValue(value)) throw new TypeError(onlyPost(name));
+    }
+  }
   if (kwargs !== undefined && kwargs !== null) {
     const text = typeof kwargs === 'string' ? kwargs : JSON.stringify(kwargs);
     fields.kwargs_b64 = b64encodeText(text);
@@ -172,19 +278,29 @@ export function encodeRequest(code, kwargs, options = {}) {
 
 /**
  * A GET URL that runs `code` with `kwargs`: for `fetch`, `<img src>`,
- * `<audio src>`, `EventSource` or a link. Throws an Error for a URL too long
- * for the server (see {@link MAX_REQUEST_TARGET}): send such calls by POST.
+ * `<audio src>`, `EventSource` or a link. It carries the code itself (or a
+ * registered adaptor's name), so it works by itself. Throws an Error for a
+ * URL too long for the server (see {@link MAX_REQUEST_TARGET}): send such
+ * calls by POST.
  * @param {string} url the server, and the path the adaptor sees
- * @param {string} code adaptor source text
+ * @param {Code} code adaptor source text, or `{adaptor: NAME}`
  * @param {Kwargs} [kwargs]
  * @param {CallOptions} [options]
  * @returns {string}
  */
 export function owtify(url, code, kwargs, options = {}) {
+  return urlWithFields(url, encodeRequest(code, kwargs, options));
+}
+
+/**
+ * `url` with `fields` added to its query string (checked for length).
+ * @param {string} url
+ * @param {Record<string, string | number | boolean>} fields
+ * @returns {string}
+ */
+function urlWithFields(url, fields) {
   const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(encodeRequest(code, kwargs, options))) {
-    query.append(name, String(value));
-  }
+  for (const [name, value] of Object.entries(fields)) query.append(name, String(value));
   const hash = url.indexOf('#');
   const base = hash < 0 ? url : url.slice(0, hash);
   const fragment = hash < 0 ? '' : url.slice(hash);
@@ -204,9 +320,54 @@ export function basicAuthHeader(auth) {
 }
 
 /**
- * Send a request; throw {@link OwtError} for an error answer.
+ * Digests of code each server (by origin) took from this page or process:
+ * a request with files sends the code along unless its server holds it, so
+ * a file need not cross the wire twice.
+ * @type {Map<string, Set<string>>}
+ */
+const held = new Map();
+
+/**
  * @param {string} url
- * @param {string} code
+ * @returns {string}
+ */
+function originOf(url) {
+  try {
+    return new URL(url, globalThis.location?.href).origin;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * @param {string} url
+ * @param {string} digest
+ */
+function remember(url, digest) {
+  const origin = originOf(url);
+  const digests = held.get(origin) ?? new Set();
+  if (digests.size >= 1024) digests.clear();
+  digests.add(digest);
+  held.set(origin, digests);
+}
+
+/**
+ * @param {HttpOptions} options
+ * @returns {Record<string, string>}
+ */
+function requestHeaders(options) {
+  /** @type {Record<string, string>} */
+  const headers = { ...(options.headers ?? {}) };
+  if (options.auth) headers.Authorization = basicAuthHeader(options.auth);
+  return headers;
+}
+
+/**
+ * Send a request; throw {@link OwtError} for an error answer. With a hash,
+ * the code goes only when the server answers `unknown_code` (always once
+ * more: another process behind a load balancer may not hold it).
+ * @param {string} url
+ * @param {Code} code
  * @param {Kwargs} kwargs
  * @param {RequestOptions} options
  * @param {'GET' | 'POST'} defaultMethod
@@ -215,21 +376,74 @@ export function basicAuthHeader(auth) {
 async function send(url, code, kwargs, options, defaultMethod) {
   refuseUrlWithCode(url);
   const method = (options.method ?? defaultMethod).toUpperCase();
-  /** @type {Record<string, string>} */
-  const headers = { ...(options.headers ?? {}) };
-  if (options.auth) headers.Authorization = basicAuthHeader(options.auth);
+  const { plain, files } = splitFiles(kwargs);
+  if (files.length && method !== 'POST') throw new TypeError(onlyPost(files[0][0]));
+  const withCode = encodeRequest(code, plain, options);
+  // The URL with the code must fit: it is what a second try would send.
+  if (method === 'GET') urlWithFields(url, withCode);
+  const attempts = [withCode];
+  const digest =
+    typeof code === 'string' && options.sendHash !== false ? await codeSha256(code) : null;
+  if (digest && !(files.length && !held.get(originOf(url))?.has(digest))) {
+    const { code_b64: _, ...rest } = withCode;
+    attempts.unshift({ code_sha256: digest, ...rest });
+  }
+  /** @type {Response | undefined} */
+  let response;
+  for (const [i, fields] of attempts.entries()) {
+    response = await fetch(...buildRequest(url, method, fields, files, options));
+    if (response.ok || i === attempts.length - 1) break;
+    const text = await response.text();
+    if (!asksForCode(response, text)) throw errorFromText(response, text);
+  }
+  response = /** @type {Response} */ (response);
+  if (!response.ok) throw await errorFromResponse(response);
+  if (digest) remember(url, digest);
+  return response;
+}
+
+/**
+ * The arguments of `fetch` for one try.
+ * @param {string} url
+ * @param {string} method
+ * @param {Record<string, string | number | boolean>} fields
+ * @param {[string, Blob][]} files
+ * @param {RequestOptions} options
+ * @returns {[string, RequestInit]}
+ */
+function buildRequest(url, method, fields, files, options) {
+  const headers = requestHeaders(options);
   /** @type {RequestInit} */
   const init = { method, headers, signal: options.signal };
-  let target = url;
-  if (method === 'GET') {
-    target = owtify(url, code, kwargs, options);
+  if (method === 'GET') return [urlWithFields(url, fields), init];
+  if (files.length) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, String(value));
+    for (const [name, blob] of files) {
+      const filename = /** @type {{name?: unknown}} */ (blob).name;
+      form.append(name, blob, typeof filename === 'string' && filename ? filename : name);
+    }
+    init.body = form; // fetch sets the multipart Content-Type and boundary
   } else {
     headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(encodeRequest(code, kwargs, options));
+    init.body = JSON.stringify(fields);
   }
-  const response = await fetch(target, init);
-  if (!response.ok) throw await errorFromResponse(response);
-  return response;
+  return [url, init];
+}
+
+/**
+ * Whether an error answer says the server doesn't hold the code sent by hash.
+ * @param {Response} response
+ * @param {string} text its body
+ * @returns {boolean}
+ */
+function asksForCode(response, text) {
+  if (response.status !== 404) return false;
+  try {
+    return JSON.parse(text)?.error === UNKNOWN_CODE;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -239,7 +453,7 @@ async function send(url, code, kwargs, options, defaultMethod) {
  */
 function refuseUrlWithCode(url) {
   const query = new URL(url, 'http://localhost').searchParams;
-  for (const field of ['code_b64', 'code', 'kwargs_b64', 'kwargs']) {
+  for (const field of ['code_b64', 'code', 'code_sha256', 'adaptor', 'kwargs_b64', 'kwargs']) {
     if (query.has(field)) {
       throw new Error(
         `This URL already carries ${field} (an owtify URL?); call and stream send ` +
@@ -255,8 +469,17 @@ function refuseUrlWithCode(url) {
  * @returns {Promise<OwtError>}
  */
 export async function errorFromResponse(response) {
+  return errorFromText(response, await response.text());
+}
+
+/**
+ * The same, from a body already read.
+ * @param {Response} response
+ * @param {string} text
+ * @returns {OwtError}
+ */
+function errorFromText(response, text) {
   const requestId = response.headers.get('X-Request-Id');
-  const text = await response.text();
   let body = null;
   try {
     body = JSON.parse(text);
@@ -330,9 +553,10 @@ async function decodeText(response, charset) {
 
 /**
  * Run `code` with `kwargs` and return the answer: parsed JSON for JSON,
- * a string for text, a Uint8Array for anything else.
+ * a string for text, a Uint8Array for anything else. A `Blob` or `File` in
+ * `kwargs` makes the request a multipart POST.
  * @param {string} url the server, and the path the adaptor sees
- * @param {string} code adaptor source text
+ * @param {Code} code adaptor source text, or `{adaptor: NAME}`
  * @param {Kwargs} [kwargs]
  * @param {RequestOptions} [options] `method` defaults to POST (a JSON body)
  * @returns {Promise<any>}
@@ -340,6 +564,83 @@ async function decodeText(response, charset) {
  */
 export async function call(url, code, kwargs, options = {}) {
   return decodeBody(await send(url, code, kwargs, options, 'POST'));
+}
+
+/**
+ * The URL of the registry (`/_owt/adaptors`), or of one adaptor in it, on
+ * the server of `url`.
+ * @param {string} url any URL of the server
+ * @param {string} [name]
+ * @returns {string}
+ */
+export function registryUrl(url, name) {
+  let path = '/_owt/adaptors';
+  if (name !== undefined) {
+    if (typeof name !== 'string' || !name) {
+      throw new TypeError("an adaptor's name must be a non-empty string");
+    }
+    path += `/${encodeURIComponent(name)}`;
+  }
+  return new URL(path, new URL(url, globalThis.location?.href)).href;
+}
+
+/**
+ * @param {string} method
+ * @param {string} target
+ * @param {HttpOptions} options
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+async function registryRequest(method, target, options, init = {}) {
+  const extra = /** @type {Record<string, string>} */ (init.headers ?? {});
+  const headers = { ...requestHeaders(options), ...extra };
+  const response = await fetch(target, { ...init, method, headers, signal: options.signal });
+  if (!response.ok) throw await errorFromResponse(response);
+  return response;
+}
+
+/**
+ * Keep `code` on the server as the adaptor `name` (replacing one of that
+ * name), to call as `{adaptor: name}`; it survives a restart.
+ * @param {string} url any URL of the server
+ * @param {string} name letters, digits, `_`, `.` and `-`
+ * @param {string} code adaptor source text
+ * @param {HttpOptions} [options]
+ * @returns {Promise<AdaptorInfo>}
+ * @throws {OwtError} e.g. `bad_adaptor_name`, `syntax_error`
+ */
+export async function register(url, name, code, options = {}) {
+  if (typeof code !== 'string') throw new TypeError('code must be the adaptor source as a string');
+  const response = await registryRequest('PUT', registryUrl(url, name), options, {
+    headers: { 'Content-Type': 'text/x-python; charset=utf-8' },
+    body: code,
+  });
+  const digest = await codeSha256(code);
+  if (digest) remember(url, digest);
+  return response.json();
+}
+
+/**
+ * The adaptors registered on the server.
+ * @param {string} url any URL of the server
+ * @param {HttpOptions} [options]
+ * @returns {Promise<AdaptorInfo[]>}
+ */
+export async function adaptors(url, options = {}) {
+  const response = await registryRequest('GET', registryUrl(url), options);
+  return (await response.json()).adaptors ?? [];
+}
+
+/**
+ * Remove the adaptor registered as `name`.
+ * @param {string} url any URL of the server
+ * @param {string} name
+ * @param {HttpOptions} [options]
+ * @returns {Promise<void>}
+ * @throws {OwtError} `unknown_adaptor` (404) when there is none
+ */
+export async function unregister(url, name, options = {}) {
+  await (await registryRequest('DELETE', registryUrl(url, name), options)).body?.cancel();
 }
 
 /** An incremental `text/event-stream` parser: feed it text, get events. */
@@ -423,7 +724,7 @@ export function errorFromEvent(event, status = 200) {
  * Read an answer as it arrives, with fetch (works in Node and browsers):
  * yields events for `text/event-stream`, Uint8Array chunks otherwise.
  * @param {string} url
- * @param {string} code
+ * @param {Code} code adaptor source text, or `{adaptor: NAME}`
  * @param {Kwargs} [kwargs]
  * @param {RequestOptions} [options] `method` defaults to POST
  * @returns {AsyncGenerator<OwtEvent | Uint8Array, void, undefined>}
@@ -458,16 +759,17 @@ export async function* events(url, code, kwargs, options = {}) {
 /**
  * Run `code` and hand each piece of the answer to `onEvent` as it arrives.
  *
- * In a browser, a plain call (no `auth`, `headers` or `method: 'POST'`)
- * uses `EventSource` on the {@link owtify} URL and delivers `message`
- * events (plus any types named in `options.events`); it closes the
- * source when the server ends the stream, so the adaptor is not run
- * again by EventSource's reconnect. Everywhere else (Node, or with those
- * options) it uses fetch and an incremental parser: SSE answers give
- * events, other answers give Uint8Array chunks.
+ * In a browser, a plain call (no `auth`, `headers`, `method: 'POST'` or
+ * files) uses `EventSource` on the {@link owtify} URL, which carries the
+ * code, and delivers `message` events (plus any types named in
+ * `options.events`); it closes the source when the server ends the
+ * stream, so the adaptor is not run again by EventSource's reconnect.
+ * Everywhere else (Node, or with those options) it uses fetch, sending the
+ * code's hash first, and an incremental parser: SSE answers give events,
+ * other answers give Uint8Array chunks.
  *
  * @param {string} url
- * @param {string} code
+ * @param {Code} code adaptor source text, or `{adaptor: NAME}`
  * @param {Kwargs} kwargs
  * @param {(item: OwtEvent | Uint8Array) => unknown} onEvent may return a promise (awaited with fetch)
  * @param {StreamOptions} [options]
@@ -475,7 +777,7 @@ export async function* events(url, code, kwargs, options = {}) {
  * @throws {OwtError} for an error answer or owt's `event: error`
  */
 export async function stream(url, code, kwargs, onEvent, options = {}) {
-  if (useEventSource(options)) {
+  if (useEventSource(options) && splitFiles(kwargs).files.length === 0) {
     return viaEventSource(owtify(url, code, kwargs, options), onEvent, options);
   }
   for await (const item of events(url, code, kwargs, options)) {
