@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
+import logging
 import sys
 import threading
 import typing as t
@@ -34,6 +35,8 @@ from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
 
 from owt.errors import BodyTimeout
+
+log = logging.getLogger("owt")
 
 WSGIApp = t.Callable[..., t.Iterable[bytes]]
 Message = dict[str, t.Any]
@@ -193,9 +196,17 @@ class ASGIBridge:
     :param body_timeout: longest wait, in seconds, for more of a request body.
     """
 
-    def __init__(self, app: WSGIApp, threads: int, body_timeout: float) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        threads: int,
+        body_timeout: float,
+        on_shutdown: t.Sequence[t.Callable[[], None]] = (),
+    ) -> None:
         self.app = app
         self.body_timeout = body_timeout
+        #: Called when the server stops this process (ASGI lifespan).
+        self.on_shutdown = list(on_shutdown)
         self.pool = concurrent.futures.ThreadPoolExecutor(
             threads, thread_name_prefix="owt-request"
         )
@@ -211,6 +222,9 @@ class ASGIBridge:
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         """Serve one request (granian calls this on its event loop)."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         loop = asyncio.get_running_loop()
@@ -243,6 +257,21 @@ class ASGIBridge:
                 )
         finally:
             request.stop_watching()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Start at once; at shutdown, run :attr:`on_shutdown` first."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for callback in self.on_shutdown:
+                    try:
+                        callback()
+                    except Exception:  # one failing hook doesn't stop the rest
+                        log.exception("owt: a shutdown hook failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def _body(self, environ: dict[str, t.Any], request: _Request) -> t.IO[bytes]:
         length = environ.get("CONTENT_LENGTH", "")

@@ -54,6 +54,7 @@ from granian.log import LogLevels
 from granian.server import MPServer as Granian
 
 from owt import proctree
+from owt.accesslog import flush_access_log
 from owt.errors import PortUnavailable
 from owt.errors import StreamAborted
 from owt.front import ASGIBridge
@@ -191,7 +192,9 @@ def _build_front(options: ServeOptions, host: str) -> Granian:
         # and tells owt when a client hangs up. granian's WSGI interface is
         # about twice as fast for trivial apps, but a body that stops
         # arriving there could stall a whole worker.
-        interface=Interfaces.ASGINL,
+        # The lifespan messages tell owt when a worker stops (to write the
+        # access log lines still waiting).
+        interface=Interfaces.ASGI,
         workers=options.processes,
         backpressure=max(CONNECTIONS_PER_PROCESS, threads),
         backlog=BACKLOG,
@@ -221,7 +224,12 @@ def load_worker_app(build_app: AppFactory, options: ServeOptions) -> t.Any:
         after_in_child=_reset_signals_in_child,
     )
     app = build_app(options)
-    return ASGIBridge(app, threads_per_process(options), options.header_timeout)
+    return ASGIBridge(
+        app,
+        threads_per_process(options),
+        options.header_timeout,
+        on_shutdown=[flush_access_log],
+    )
 
 
 #: Signals held back around a fork, so none reaches a child before
