@@ -4,7 +4,9 @@ and the page itself in a real headless Chromium (Debian's, under Playwright).
 The browser tests run adaptors from the page as a user would: type into the
 editors, press Run, read what the page shows. Where something must *not*
 run (code from a link, a page framed or opened by another site), the adaptor
-would write a marker file, and the test looks for it on disk.
+would write a marker file, and the test looks for it on disk. Files are
+picked with Playwright's ``set_input_files``, and the commands "Copy as"
+writes for them run in a temporary directory that holds the same files.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import hashlib
 import http.client
 import http.server
+import io
 import json
 import os
 import re
@@ -137,6 +140,7 @@ ASSETS = {
     "vendor/codemirror/LICENSE": "text/plain; charset=utf-8",
     "examples/examples.json": "application/json",
     "examples/echo.py": "text/plain; charset=utf-8",
+    "examples/thumbnail.py": "text/plain; charset=utf-8",
 }
 
 
@@ -368,7 +372,7 @@ def test_the_page_loads_clean(playground):
     assert page.locator(".CodeMirror").count() == 2  # the editors, not textareas
     assert "def run" in editor(page, "code")  # an example to start from
     options = page.locator("#example option").all_inner_texts()
-    for name in ("Echo", "stream", "image", "speech"):
+    for name in ("Echo", "stream", "image", "thumbnail", "speech"):
         assert any(name.lower() in option.lower() for option in options), options
     time.sleep(0.3)
     assert page.evaluate("window.__violations") == []
@@ -701,6 +705,286 @@ def example_image() -> bytes:
     png, headers = module["run"](320, 200)
     assert headers == {"Content-Type": "image/png"}
     return t.cast(bytes, png)
+
+
+# -- files -------------------------------------------------------------------
+
+SUNRISE = REPO / "example" / "image" / "sunrise.png"
+
+
+def load_example(page: t.Any, name: str, path: str) -> None:
+    page.select_option("#example", name)
+    page.wait_for_function(
+        "(path) => document.querySelector('#path').value === path", arg=path
+    )
+
+
+def set_kwargs(page: t.Any, kwargs: t.Any) -> None:
+    page.evaluate(
+        "(text) => document.querySelector('.kwargs-editor .CodeMirror')"
+        ".CodeMirror.setValue(text)",
+        json.dumps(kwargs),
+    )
+
+
+def file_row(page: t.Any, name: str) -> t.Any:
+    """The Files row whose argument name is ``name``."""
+    rows = page.locator("#file-rows .file-row")
+    for i in range(rows.count()):
+        if rows.nth(i).locator(".file-name").input_value() == name:
+            return rows.nth(i)
+    raise AssertionError(f"no file row named {name!r}")
+
+
+def add_file_row(page: t.Any, name: str) -> t.Any:
+    page.click("#add-file")
+    row = page.locator("#file-rows .file-row").last
+    row.locator(".file-name").fill(name)
+    return row
+
+
+def picked(row: t.Any) -> int:
+    """How many files the row's picker holds."""
+    return int(
+        row.locator("input[type=file]").evaluate("(input) => input.files.length")
+    )
+
+
+def answer_of(page: t.Any, path: str) -> t.Any:
+    """Press Run and return the response to ``path`` (its headers: Chromium
+    doesn't keep the body of a fetch the page read, see :func:`downloaded`)."""
+    with page.expect_response(
+        lambda r: urllib.parse.urlsplit(r.url).path == path
+    ) as answered:
+        press_run(page)
+    return answered.value
+
+
+def downloaded(page: t.Any, tmp_path: Path) -> bytes:
+    """The bytes the page got, through the answer's Download link."""
+    with page.expect_download() as download:
+        page.click("#answer .toolbar a[download]")
+    saved = tmp_path / "downloaded"
+    download.value.save_as(saved)
+    return saved.read_bytes()
+
+
+def png_image(data: bytes) -> t.Any:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def test_the_thumbnail_example_is_example_image_thumbnail():
+    from werkzeug.datastructures import FileStorage
+
+    listed = {
+        example["name"]: example
+        for example in json.loads(
+            (PLAYGROUND / "examples" / "examples.json").read_text()
+        )
+    }
+    assert listed["thumbnail"]["file"] == "thumbnail.py"
+    assert listed["thumbnail"]["files"] == ["image"]
+    assert listed["thumbnail"]["method"] == "POST"
+    assert "image" in listed  # the standard-library PNG stays
+    made = []
+    for path in (
+        PLAYGROUND / "examples" / "thumbnail.py",
+        REPO / "example" / "image" / "thumbnail.py",
+    ):
+        run = runpy.run_path(str(path))["run"]
+        with SUNRISE.open("rb") as stream:
+            picture = run(
+                FileStorage(stream, "sunrise.png", content_type="image/png"),
+                size=64,
+                grey=True,
+            )
+        made.append((picture.size, picture.mode, picture.tobytes()))
+    assert made[0] == made[1]
+    assert made[0][:2] == ((64, 40), "L")
+
+
+@pytest_browser
+def test_a_picked_picture_runs_the_thumbnail_example(playground, tmp_path):
+    page = playground.page
+    assert page.locator("#file-rows .file-row").count() == 0  # echo: no files
+    load_example(page, "thumbnail", "/thumbnail")
+    assert page.locator("#file-rows .file-row").count() == 1
+    row = file_row(page, "image")
+    assert picked(row) == 0  # the row is there, the user picks the file
+    row.locator("input[type=file]").set_input_files(SUNRISE)
+    set_kwargs(page, {"size": 64, "grey": True})
+    answer = answer_of(page, "/thumbnail")
+    request = answer.request
+    assert request.method == "POST"
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert meta(page, "status") == "200 OK"
+    assert meta(page, "content-type") == "image/png"
+    page.wait_for_function("() => document.querySelector('#answer img').complete")
+    size = page.evaluate(
+        "(() => { const i = document.querySelector('#answer img');"
+        " return [i.naturalWidth, i.naturalHeight]; })()"
+    )
+    assert size == [64, 40]
+    shown = png_image(downloaded(page, tmp_path))
+    assert (shown.size, shown.mode) == ((64, 40), "L")
+    assert page.evaluate("window.__violations") == []
+    assert playground.errors == []
+
+
+@pytest_browser
+@pytest.mark.parametrize("fmt", ["curl", "owt", "python", "javascript"])
+def test_copy_as_with_a_file_gives_the_same_picture(playground, tmp_path, fmt):
+    page = playground.page
+    # A name with what shells, curl -F and string literals each quote.
+    picture = tmp_path / "my sunrise's, 1.png"
+    shutil.copy(SUNRISE, picture)
+    load_example(page, "thumbnail", "/thumbnail")
+    file_row(page, "image").locator("input[type=file]").set_input_files(picture)
+    set_kwargs(page, {"size": 64, "grey": True})
+    answer_of(page, "/thumbnail")
+    shown = downloaded(page, tmp_path)
+    text = copy_as(page, fmt)
+    assert page.get_attribute("#copy-text", "data-valid") == "true"
+    note = page.inner_text("#copy-note")
+    assert json.dumps(picture.name) in note and "current directory" in note
+    if fmt == "curl":
+        assert '--form-string \'kwargs={"size":64,"grey":true}\'' in text
+        assert "-F 'image=@\"my sunrise'\\''s, 1.png\";type=image/png'" in text
+        assert "-o answer.png" in text
+    elif fmt == "owt":
+        assert "'image=@my sunrise'\\''s, 1.png'" in text
+    elif fmt == "python":
+        assert 'image=open("my sunrise\'s, 1.png", "rb")' in text
+    else:
+        assert "new File([await readFile(" in text
+    run_copied(fmt, text, tmp_path, copied_env())
+    png = (tmp_path / "answer.png").read_bytes()
+    assert png == shown
+    assert png_image(png).size == (64, 40)
+
+
+FILES_CODE = """\
+def run(notes, pages, n):
+    listed = ", ".join(f"{page.filename} {page.content_type}" for page in pages)
+    return f"{notes.filename} {notes.content_type} {notes.read()!r} | {listed} | {n!r}"
+"""
+
+#: What the page picks for FILES_CODE, by argument: (name, type, bytes).
+FILES = {
+    "notes": [("notes.txt", "text/plain", b"one\ntwo\n")],
+    "pages": [("a.json", "application/json", b"{}"), ("b.csv", "text/csv", b"x,y\n")],
+}
+
+
+@pytest_browser
+@pytest.mark.parametrize("fmt", ["curl", "owt", "python", "javascript"])
+def test_files_reach_the_adaptor_with_their_names_and_types(playground, tmp_path, fmt):
+    page = playground.page
+    fill(page, FILES_CODE, {"n": 2}, path="/files")
+    for name, files in FILES.items():
+        row = add_file_row(page, name)
+        row.locator("input[type=file]").set_input_files(
+            [
+                {"name": file, "mimeType": kind, "buffer": data}
+                for file, kind, data in files
+            ]
+        )
+        for file, _, data in files:
+            (tmp_path / file).write_bytes(data)
+    answer = answer_of(page, "/files")
+    assert answer.request.headers["content-type"].startswith("multipart/form-data")
+    shown = page.inner_text("#answer pre")
+    assert shown == (
+        "notes.txt text/plain b'one\\ntwo\\n' | "
+        "a.json application/json, b.csv text/csv | 2"
+    )
+    out = run_copied(fmt, copy_as(page, fmt), tmp_path, copied_env())
+    assert out.rstrip("\n") == shown
+
+
+@pytest_browser
+def test_files_are_refused_in_a_get_and_where_run_could_not_take_them(playground):
+    page = playground.page
+    load_example(page, "thumbnail", "/thumbnail")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/thumbnail" in r.url else None)
+
+    def refused(expected: str) -> None:
+        press_run(page)
+        assert expected in page.inner_text("#answer .error-message")
+        copy_as(page, "curl")
+        assert page.get_attribute("#copy-text", "data-valid") == "false"
+        assert expected in page.inner_text("#copy-text")
+
+    refused("Choose a file for image, or remove its row.")
+    row = file_row(page, "image")
+    row.locator("input[type=file]").set_input_files(SUNRISE)
+    page.select_option("#method", "GET")
+    refused("Files travel only in a POST (multipart/form-data), never in a GET URL")
+    page.select_option("#method", "POST")
+    set_kwargs(page, {"image": "a text"})
+    refused("image is both in kwargs and a file: send it once.")
+    set_kwargs(page, {})
+    row.locator(".file-name").fill("kwargs")
+    refused("kwargs is one of owt's own fields")
+    row.locator(".file-name").fill("")
+    refused("Give sunrise.png an argument name")
+    assert sent == []
+    # Removing the row leaves a request without files, sent as JSON.
+    row.locator(".file-remove").click()
+    answer = answer_of(page, "/thumbnail")
+    assert answer.request.headers["content-type"] == "application/json"
+    assert page.inner_text(".error-kind") == "bad_arguments"
+
+
+@pytest_browser
+def test_files_stay_out_of_share_links_and_the_history(context, owt_server):
+    author = open_playground(context, owt_server.url + "/_owt/")
+    page = author.page
+    load_example(page, "thumbnail", "/thumbnail")
+    file_row(page, "image").locator("input[type=file]").set_input_files(SUNRISE)
+    press_run(page)
+    assert meta(page, "status") == "200 OK"
+
+    # The history says which files the run had, by name only.
+    stored = page.evaluate("localStorage.getItem('owt-playground-history')")
+    assert json.loads(stored)[0]["files"] == [
+        {"name": "image", "files": ["sunrise.png"]}
+    ]
+    assert len(stored) < len(SUNRISE.read_bytes())  # no room for the picture
+    assert "image=sunrise.png" in page.inner_text("#history li")
+
+    # A share link names the argument, and carries no file.
+    page.click("#share")
+    link = page.input_value("#share-url")
+    fragment = urllib.parse.parse_qs(urllib.parse.urlsplit(link).fragment)
+    assert fragment["file"] == ["image"]
+    assert set(fragment) == {"code", "kwargs", "path", "method", "file"}
+    assert "never go into a link" in page.inner_text("#share-note")
+    reader = open_playground(context, link)
+    row = file_row(reader.page, "image")
+    assert picked(row) == 0
+    assert "pick your own" in reader.page.inner_text("#notice")
+    assert runs(reader.page) == 0
+
+    # Back from the history: the row, a reminder of the file, no file.
+    load_example(page, "echo", "/echo")
+    assert page.locator("#file-rows .file-row").count() == 0
+    before = runs(page)
+    page.locator("#history li button").first.click()
+    row = file_row(page, "image")
+    assert picked(row) == 0
+    assert row.locator(".file-was").inner_text() == "was sunrise.png: pick it again"
+    assert runs(page) == before
+    # ...and the draft keeps the row across a reload.
+    page.wait_for_timeout(400)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert picked(file_row(page, "image")) == 0
 
 
 # -- history and share links ------------------------------------------------

@@ -1,10 +1,10 @@
 // playground.js: the owt playground at /_owt/ (docs/playground.org).
 //
-// Write an adaptor and its kwargs, press Run, see the answer as its
-// Content-Type says; copy the same call for curl, owt call, Python or
-// JavaScript; share it as a link. The page is served with a
-// Content-Security-Policy that allows no inline script, so everything is
-// wired up here.
+// Write an adaptor and its kwargs, pick files for the arguments that are
+// files, press Run, see the answer as its Content-Type says; copy the same
+// call for curl, owt call, Python or JavaScript; share it as a link (which
+// never carries a file). The page is served with a Content-Security-Policy
+// that allows no inline script, so everything is wired up here.
 //
 // The one rule: nothing runs unless the user presses Run (or Ctrl+Enter in
 // an editor). Code from a link, the history or an example is only put into
@@ -207,15 +207,119 @@
       throw new InputError('kwargs must be a JSON object of names and values, like {"name": "owt"}.');
     }
     if (!code.trim()) throw new InputError('Write an adaptor first: Python source that defines run.');
+    const files = readFiles(kwargs);
+    const method = $('method').value === 'GET' ? 'GET' : 'POST';
+    if (files.length && method === 'GET') {
+      throw new InputError(
+        'Files travel only in a POST (multipart/form-data), never in a GET URL: ' +
+          'choose POST, or remove the files.',
+      );
+    }
     return {
       code,
       kwargsText,
       kwargs,
+      files,
       path: readPath(),
-      method: $('method').value === 'GET' ? 'GET' : 'POST',
+      method,
       useCache: $('use-cache').checked,
     };
   }
+
+  // -- file arguments ------------------------------------------------------
+
+  /** owt's own fields: a file part of one of these names would be refused. */
+  const PROTOCOL_FIELDS = [
+    'code_b64',
+    'code',
+    'code_sha256',
+    'adaptor',
+    'kwargs_b64',
+    'kwargs',
+    'fn_name',
+    'use_cache',
+    'cache_kwargs',
+    'cache_key_override',
+    'pin',
+    'timeout',
+  ];
+
+  /** Add a row to the Files area: an argument name and a file picker.
+   * `was` lists the file names a past run sent (shown as a hint: the
+   * history keeps names, never files). */
+  function addFileRow(name = '', was = []) {
+    const nameInput = el('input', {
+      type: 'text',
+      class: 'file-name',
+      value: name,
+      placeholder: 'argument name',
+      'aria-label': 'Argument name',
+      spellcheck: 'false',
+    });
+    const fileInput = el('input', { type: 'file', class: 'file-input', multiple: true, 'aria-label': 'File' });
+    const hint = el('span', {
+      class: 'note file-was',
+      text: `was ${was.join(', ')}: pick ${was.length === 1 ? 'it' : 'them'} again`,
+      hidden: !was.length,
+    });
+    const remove = el('button', { type: 'button', class: 'small file-remove', text: 'Remove' });
+    const row = el('li', { class: 'file-row' }, nameInput, fileInput, hint, remove);
+    nameInput.addEventListener('input', inputChanged);
+    fileInput.addEventListener('change', () => {
+      hint.hidden = true;
+      inputChanged();
+    });
+    remove.addEventListener('click', () => {
+      row.remove();
+      inputChanged();
+    });
+    $('file-rows').append(row);
+    return row;
+  }
+
+  /** Replace the rows with these: `[{name, files?: [file names it had]}]`. */
+  function setFileRows(args) {
+    $('file-rows').replaceChildren();
+    for (const arg of Array.isArray(args) ? args : []) {
+      if (!arg || typeof arg.name !== 'string') continue;
+      const was = Array.isArray(arg.files) ? arg.files.filter((item) => typeof item === 'string') : [];
+      addFileRow(arg.name, was);
+    }
+  }
+
+  /** The argument names in the rows (what links, drafts and examples keep). */
+  function fileRowNames() {
+    return Array.from(document.querySelectorAll('#file-rows .file-name'))
+      .map((input) => input.value.trim())
+      .filter(Boolean);
+  }
+
+  /** The files to send, `[{name, files: [File...]}]` with each name once.
+   * Rows with neither a name nor a file are left out. */
+  function readFiles(kwargs) {
+    const byName = new Map();
+    for (const row of document.querySelectorAll('#file-rows .file-row')) {
+      const name = row.querySelector('.file-name').value.trim();
+      const picked = Array.from(row.querySelector('.file-input').files || []);
+      if (!name && !picked.length) continue;
+      if (!name) throw new InputError(`Give ${picked[0].name} an argument name: the name run takes it by.`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw new InputError(`A file's argument name must be a Python identifier (letters, digits, _), not "${name}".`);
+      }
+      if (PROTOCOL_FIELDS.includes(name)) {
+        throw new InputError(`${name} is one of owt's own fields: give the file argument another name.`);
+      }
+      if (Object.prototype.hasOwnProperty.call(kwargs, name)) {
+        throw new InputError(`${name} is both in kwargs and a file: send it once.`);
+      }
+      if (!picked.length) throw new InputError(`Choose a file for ${name}, or remove its row.`);
+      byName.set(name, [...(byName.get(name) || []), ...picked]);
+    }
+    return Array.from(byName, ([name, files]) => ({ name, files }));
+  }
+
+  /** Names only, for the history: `[{name, files: [file names]}]`. */
+  const fileNames = (req) => req.files.map(({ name, files }) => ({ name, files: files.map((file) => file.name) }));
 
   /** The fields of a GET query string. */
   function queryFields(req) {
@@ -231,6 +335,19 @@
     if (Object.keys(req.kwargs).length) body.kwargs = req.kwargs;
     if (req.useCache) body.use_cache = true;
     return JSON.stringify(body);
+  }
+
+  /** The multipart body of a POST with files: owt's fields as text parts
+   * (kwargs as JSON text), then each file under its argument's name. */
+  function multipartBody(req) {
+    const form = new FormData();
+    form.append('code_b64', base64Text(req.code));
+    if (Object.keys(req.kwargs).length) form.append('kwargs', JSON.stringify(req.kwargs));
+    if (req.useCache) form.append('use_cache', 'true');
+    for (const { name, files } of req.files) {
+      for (const file of files) form.append(name, file, file.name);
+    }
+    return form;
   }
 
   /** The absolute URL of a path, percent-encoded as it goes on the wire. */
@@ -251,6 +368,11 @@
         );
       }
       return [url.pathname + url.search, { method: 'GET', signal, credentials: 'same-origin', cache: 'no-store' }];
+    }
+    if (req.files.length) {
+      // fetch writes the multipart Content-Type, with its boundary.
+      const init = { method: 'POST', body: multipartBody(req), signal, credentials: 'same-origin', cache: 'no-store' };
+      return [req.path, init];
     }
     return [
       req.path,
@@ -706,7 +828,15 @@
   let authRequired = false;
   let copyFormat = 'curl';
 
-  const requestSignature = (req) => JSON.stringify([req.code, req.kwargsText, req.path, req.method, req.useCache]);
+  const requestSignature = (req) =>
+    JSON.stringify([
+      req.code,
+      req.kwargsText,
+      req.path,
+      req.method,
+      req.useCache,
+      req.files.map(({ name, files }) => [name, files.map((file) => [file.name, file.size, file.lastModified])]),
+    ]);
 
   /** How the last answer of this very request looked (text by default). */
   function answerKind(req) {
@@ -721,6 +851,14 @@
     return { label, body: lines.join('\n') };
   }
 
+  /** A file name or type as curl -F reads it: in double quotes (with \ and "
+   * escaped) when it holds what -F would split on (, ;) or strip. */
+  function curlFormWord(word) {
+    if (word === '-') return './-'; // @- would read stdin
+    if (!/[",;\\]|^\s|\s$/.test(word)) return word;
+    return '"' + word.replace(/[\\"]/g, '\\$&') + '"';
+  }
+
   function curlCommand(req, answer) {
     const words = ['curl', '-sS', '-N'];
     if (authRequired) words.push('-u', '"$OWT_CALL_AUTH"');
@@ -728,6 +866,20 @@
     if (req.method === 'GET') {
       words.push('-G');
       for (const [name, value] of queryFields(req)) words.push('--data-urlencode', shellQuote(`${name}=${value}`));
+    } else if (req.files.length) {
+      // --form-string takes the text as it is; -F would read ; and @ in it.
+      words.push('-F', shellQuote(`code_b64=${base64Text(req.code)}`));
+      if (Object.keys(req.kwargs).length) {
+        words.push('--form-string', shellQuote(`kwargs=${JSON.stringify(req.kwargs)}`));
+      }
+      if (req.useCache) words.push('-F', 'use_cache=true');
+      for (const { name, files } of req.files) {
+        for (const file of files) {
+          let part = `${name}=@${curlFormWord(file.name)}`;
+          if (file.type) part += `;type=${curlFormWord(file.type)}`;
+          words.push('-F', shellQuote(part));
+        }
+      }
     } else {
       words.push('-H', shellQuote('Content-Type: application/json'), '--data-binary', shellQuote(jsonBody(req)));
     }
@@ -742,10 +894,35 @@
     if (req.method === 'GET') words.push('--get');
     if (req.useCache) words.push('--cache');
     words.push(shellQuote(fullUrl(req.path)), '-');
+    for (const { name, files } of req.files) {
+      for (const file of files) words.push(shellQuote(`${name}=@${file.name}`));
+    }
     if (Object.keys(req.kwargs).length) words.push('--kwargs', shellQuote(JSON.stringify(req.kwargs)));
     if (answer.kind === 'binary') words.push('>', `answer.${answer.extension}`);
     const doc = heredoc(req.code, 'OWT_ADAPTOR');
     return `${words.join(' ')} <<'${doc.label}'\n${doc.body}\n${doc.label}`;
+  }
+
+  /** Python's keywords: a file argument of such a name goes in **{...}. */
+  const PYTHON_KEYWORDS = new Set(
+    ('False None True and as assert async await break class continue def del elif else except ' +
+      'finally for from global if import in is lambda nonlocal not or pass raise return try ' +
+      'while with yield').split(' '),
+  );
+
+  /** The arguments after `code` in Client.call or .stream: each file opened
+   * from the current directory, the kwargs as **{...}. */
+  function pythonArguments(req) {
+    const words = [];
+    const spread = Object.entries(req.kwargs).map(([key, value]) => `${JSON.stringify(key)}: ${pythonLiteral(value)}`);
+    for (const { name, files } of req.files) {
+      const opened = files.map((file) => `open(${stringLiteral(file.name)}, "rb")`);
+      const value = opened.length === 1 ? opened[0] : `[${opened.join(', ')}]`;
+      if (PYTHON_KEYWORDS.has(name)) spread.unshift(`${JSON.stringify(name)}: ${value}`);
+      else words.push(`${name}=${value}`);
+    }
+    if (spread.length) words.push(`**{${spread.join(', ')}}`);
+    return words.map((word) => `, ${word}`).join('');
   }
 
   function pythonSnippet(req, answer) {
@@ -765,7 +942,7 @@
     client += ')';
     if (req.useCache) client += '.using(use_cache=True)';
     lines.push(`owt = ${client}`);
-    const kwargs = hasKwargs ? `, **${pythonLiteral(req.kwargs)}` : '';
+    const kwargs = pythonArguments(req);
     if (answer.kind === 'events') {
       const source = get
         ? `Stream(owt.send(code, ${hasKwargs ? `json.dumps(${pythonLiteral(req.kwargs)})` : 'None'}, method="GET", stream=True))`
@@ -785,22 +962,42 @@
     return lines.join('\n');
   }
 
+  /** The kwargs of a call with files: an object literal with a File read
+   * from the current directory for each, by its name and type. */
+  function javascriptArguments(req) {
+    const entries = Object.entries(req.kwargs).map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`);
+    for (const { name, files } of req.files) {
+      const made = files.map((file) => {
+        const type = file.type ? `, { type: ${stringLiteral(file.type)} }` : '';
+        return `new File([await readFile(${stringLiteral(file.name)})], ${stringLiteral(file.name)}${type})`;
+      });
+      entries.push(`${JSON.stringify(name)}: ${made.length === 1 ? made[0] : `[${made.join(', ')}]`}`);
+    }
+    return `{\n  ${entries.join(',\n  ')},\n}`;
+  }
+
   function javascriptSnippet(req, answer) {
     const lines = ['// Node 20+: save as call.mjs next to owt.js (clients/js/owt.js), run: node call.mjs'];
-    const kwargs = Object.keys(req.kwargs).length ? JSON.stringify(req.kwargs) : 'null';
+    const withFiles = req.files.length > 0;
+    let kwargs = Object.keys(req.kwargs).length ? JSON.stringify(req.kwargs) : 'null';
+    if (withFiles) kwargs = 'kwargs';
     const options = [];
     if (req.method === 'GET') options.push("method: 'GET'");
     if (req.useCache) options.push('useCache: true');
     if (authRequired) options.push('auth: process.env.OWT_CALL_AUTH');
     const optionText = options.length ? `, { ${options.join(', ')} }` : '';
     const url = stringLiteral(fullUrl(req.path));
+    const fsNames = [];
+    if (withFiles) fsNames.push('readFile');
+    if (answer.kind === 'binary') fsNames.push('writeFile');
+    if (fsNames.length) lines.push(`import { ${fsNames.join(', ')} } from 'node:fs/promises';`);
+    lines.push(`import { ${answer.kind === 'events' ? 'stream' : 'call'} } from './owt.js';`, '');
+    lines.push(`const code = ${stringLiteral(req.code)};`);
+    if (withFiles) lines.push(`const kwargs = ${javascriptArguments(req)};`);
     if (answer.kind === 'events') {
-      lines.push("import { stream } from './owt.js';", '', `const code = ${stringLiteral(req.code)};`);
       lines.push(`await stream(${url}, code, ${kwargs}, (event) => console.log(event.data)${optionText});`);
       return lines.join('\n');
     }
-    if (answer.kind === 'binary') lines.push("import { writeFile } from 'node:fs/promises';");
-    lines.push("import { call } from './owt.js';", '', `const code = ${stringLiteral(req.code)};`);
     lines.push(`const answer = await call(${url}, code, ${kwargs}${optionText});`);
     if (answer.kind === 'binary') lines.push(`await writeFile('answer.${answer.extension}', answer);`);
     else lines.push("console.log(typeof answer === 'string' ? answer : JSON.stringify(answer, null, 2));");
@@ -817,9 +1014,17 @@
   function renderCopy() {
     const text = $('copy-text');
     const notes = [];
+    let filesNote = '';
     try {
       const req = readRequest();
       text.textContent = COPY_FORMATS[copyFormat](req, answerKind(req));
+      const picked = req.files.flatMap(({ files }) => files.map((file) => file.name));
+      if (picked.length) {
+        const names = picked.map((name) => JSON.stringify(name)).join(', ');
+        filesNote =
+          `It reads ${names} from the current directory: run it where ` +
+          `${picked.length === 1 ? 'that file is' : 'those files are'}, or edit the path.`;
+      }
       text.dataset.valid = 'true';
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
@@ -829,6 +1034,7 @@
     if (authRequired) {
       notes.push('This owt asks for credentials: set OWT_CALL_AUTH=user:password before running it.');
     }
+    if (filesNote) notes.push(filesNote);
     if (copyFormat === 'owt') notes.push('owt call comes with owt (pip install owt).');
     if (copyFormat === 'python') notes.push('Needs owt installed (owt.client).');
     $('copy-note').textContent = notes.join(' ');
@@ -881,6 +1087,8 @@
       path: req.path,
       method: req.method,
       useCache: req.useCache,
+      // That it had files, and their names: never their content.
+      files: fileNames(req),
       status: outcome.status,
       summary: outcome.summary || '',
     };
@@ -889,7 +1097,8 @@
       item.kwargs === entry.kwargs &&
       item.path === entry.path &&
       item.method === entry.method &&
-      item.useCache === entry.useCache;
+      item.useCache === entry.useCache &&
+      JSON.stringify(item.files || []) === JSON.stringify(entry.files);
     const list = [entry, ...readHistory().filter((item) => !same(item))].slice(0, HISTORY_SIZE);
     writeHistory(list);
     renderHistory();
@@ -898,6 +1107,16 @@
   function firstLine(code) {
     const lines = code.split('\n').map((line) => line.trim());
     return lines.find((line) => line.startsWith('def ')) || lines.find(Boolean) || '';
+  }
+
+  /** A history entry's files, by name (the files themselves aren't kept). */
+  function historyFiles(files) {
+    if (!Array.isArray(files) || !files.length) return null;
+    const text = files
+      .filter((arg) => arg && typeof arg.name === 'string' && Array.isArray(arg.files))
+      .map((arg) => `${arg.name}=${arg.files.join(', ')}`)
+      .join('; ');
+    return el('span', { class: 'files', text: `files (names only): ${text}` });
   }
 
   function renderHistory() {
@@ -916,16 +1135,19 @@
           class: `outcome ${ok ? 'ok' : 'bad'}`,
           text: `${entry.status || '–'} ${entry.summary || ''}`.trim(),
         }),
+        historyFiles(entry.files),
       );
       button.addEventListener('click', () => {
-        load(entry.code, entry.kwargs, entry.path, entry.method, entry.useCache);
+        load(entry.code, entry.kwargs, entry.path, entry.method, entry.useCache, entry.files);
       });
       list.append(el('li', {}, button));
     }
   }
 
-  /** Put a request into the form; it does not run. */
-  function load(code, kwargsText, path, method, useCache) {
+  /** Put a request into the form; it does not run. `files` names the file
+   * arguments (`[{name, files?: [file names]}]`), whose files the user picks. */
+  function load(code, kwargsText, path, method, useCache, files = []) {
+    setFileRows(files);
     codeEditor.set(code);
     kwargsEditor.set(kwargsText || '{}');
     $('path').value = path || '/';
@@ -947,6 +1169,7 @@
           path: $('path').value,
           method: $('method').value,
           useCache: $('use-cache').checked,
+          files: fileRowNames().map((name) => ({ name })),
         }),
       );
     } catch {
@@ -983,7 +1206,8 @@
     if (!example) return;
     const response = await fetch(EXAMPLES + example.file, { credentials: 'same-origin' });
     const code = await response.text();
-    load(code, JSON.stringify(example.kwargs || {}, null, 2), example.path, example.method, false);
+    const files = (example.files || []).map((name) => ({ name }));
+    load(code, JSON.stringify(example.kwargs || {}, null, 2), example.path, example.method, false, files);
   }
 
   // -- share links ---------------------------------------------------------
@@ -995,6 +1219,8 @@
     params.set('path', $('path').value.trim() || '/');
     params.set('method', $('method').value);
     if ($('use-cache').checked) params.set('use_cache', '1');
+    // The names of the file arguments, never the files.
+    for (const name of fileRowNames()) params.append('file', name);
     return `${location.origin}/_owt/#${params}`;
   }
 
@@ -1008,6 +1234,10 @@
       path: params.get('path') || '/',
       method: params.get('method') === 'GET' ? 'GET' : 'POST',
       useCache: params.get('use_cache') === '1',
+      files: params
+        .getAll('file')
+        .filter(Boolean)
+        .map((name) => ({ name })),
     };
   }
 
@@ -1029,8 +1259,10 @@
 
   /** Code from the page's #fragment goes into the editors, never runs. */
   function loadFromLink(link) {
-    load(link.code, link.kwargs, link.path, link.method, link.useCache);
-    showNotice(FROM_LINK);
+    load(link.code, link.kwargs, link.path, link.method, link.useCache, link.files);
+    const names = link.files.map((arg) => arg.name).join(', ');
+    const files = names ? ` It takes files as ${names}: a link carries no files, pick your own.` : '';
+    showNotice(FROM_LINK + files);
   }
 
   // -- wiring --------------------------------------------------------------
@@ -1090,6 +1322,10 @@
       field.select();
       copyText(url, event.currentTarget);
     });
+    $('add-file').addEventListener('click', () => {
+      addFileRow().querySelector('.file-name').focus();
+      inputChanged();
+    });
     $('clear-history').addEventListener('click', () => {
       writeHistory([]);
       renderHistory();
@@ -1135,7 +1371,7 @@
       loadFromLink(link);
     } else {
       const draft = readDraft();
-      if (draft) load(draft.code, draft.kwargs, draft.path, draft.method, draft.useCache);
+      if (draft) load(draft.code, draft.kwargs, draft.path, draft.method, draft.useCache, draft.files);
       else await loadExample('echo');
       answerBox.replaceChildren(el('p', { class: 'placeholder', text: 'The answer appears here.' }));
     }
