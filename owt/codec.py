@@ -91,11 +91,27 @@ def encode_code(source: str) -> str:
     return b64encode_text(source)
 
 
+#: Sources up to this long (base64) are remembered once decoded: the same
+#: adaptor arrives again and again.
+_REMEMBERED_CODE_CHARS = 16 * 1024
+
+
 def decode_code(code_b64: str, field: str = "code_b64") -> str:
     """Decode the ``code_b64`` field to adaptor source text.
 
     :raises CodecError: for bad base64 or bytes that are not UTF-8.
     """
+    if len(code_b64) <= _REMEMBERED_CODE_CHARS:
+        return _decode_remembered(code_b64, field)
+    return _decode_code(code_b64, field)
+
+
+@functools.lru_cache(maxsize=256)
+def _decode_remembered(code_b64: str, field: str) -> str:
+    return _decode_code(code_b64, field)
+
+
+def _decode_code(code_b64: str, field: str) -> str:
     raw = b64decode_bytes(code_b64, field)
     try:
         return raw.decode("utf-8")

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from owt.accesslog import REQUEST_ID_ENVIRON
 from owt.accesslog import AccessLog
 from owt.accesslog import new_request_id
+from owt.cachefront import CacheFront
 from owt.errorhandler import MAX_FORM_PARTS
 from owt.errorhandler import handle_exception
 from owt.extension import Owt
@@ -50,7 +51,8 @@ def create_app(options: ServeOptions | None = None) -> Flask:
     options = (options or args).copy()
     app = Flask(__name__, static_folder=None)
     app.json = OwtJSONProvider(app)
-    Owt.from_options(options).install(app)
+    owt = Owt.from_options(options)
+    owt.install(app)
     max_body = int(options.max_request_mb * 1024 * 1024)
     app.config["MAX_CONTENT_LENGTH"] = max_body
     # A form field may be as large as the body (code_b64 of a big adaptor);
@@ -67,7 +69,9 @@ def create_app(options: ServeOptions | None = None) -> Flask:
     app.register_blueprint(admin)
     app.register_blueprint(registry)
     app.register_blueprint(adaptor)
-    app.wsgi_app = AccessLog(app.wsgi_app, options.verbose)  # type: ignore[method-assign]
+    # Cache hits are answered before Flask; the access log sees everything.
+    front = CacheFront(app.wsgi_app, owt)
+    app.wsgi_app = AccessLog(front, options.verbose)  # type: ignore[method-assign]
     return app
 
 

@@ -94,6 +94,14 @@ class MemoryStore:
             flight = self._flights[key] = _Flight(self, key, leader=True)
             return flight
 
+    def lookup(self, key: str) -> CachedResponse | None:
+        """The entry for ``key``, counted as a hit, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._counts["hits"] += 1
+            return entry
+
     def forget_flight(self, flight: _Flight) -> None:
         """End ``flight``: the next request for its key starts anew."""
         with self._lock:
@@ -108,6 +116,10 @@ class MemoryStore:
             self._store(key, entry)
         if pin_path is not None:
             self._pin(pin_path, entry)
+
+    def has_pins(self) -> bool:
+        """Whether any path is pinned."""
+        return bool(self._pins)
 
     def pinned(self, path: str) -> CachedResponse | None:
         """The entry pinned to ``path``, counted as a hit."""

@@ -118,12 +118,26 @@ class RedisStore:
         flight of front ends running it."""
         return self._call(lambda: self._claim(key))
 
+    def has_pins(self) -> bool:
+        """Always True: the pins live in Redis, shared by every front end."""
+        return True
+
+    def lookup(self, key: str) -> CachedResponse | None:
+        """The entry for ``key``, counted as a hit, or None."""
+        return self._call(lambda: self._lookup(key))
+
+    def _lookup(self, key: str) -> CachedResponse | None:
+        data = self._get(PREFIX + "e:" + key)
+        if data is None:
+            return None
+        self.client.hincrby(PREFIX + "stats", "hits", 1)
+        return decode_entry(data)
+
     def _claim(self, key: str) -> CachedResponse | _Flight | _Waiter:
         while True:
-            data = self._get(PREFIX + "e:" + key)
-            if data is not None:
-                self.client.hincrby(PREFIX + "stats", "hits", 1)
-                return decode_entry(data)
+            found = self._lookup(key)
+            if found is not None:
+                return found
             token = uuid.uuid4().hex
             lock = self.client.lock(
                 PREFIX + "f:" + key,

@@ -188,14 +188,22 @@ class ResponseCache:
                 raise outcome.copy(headers={CACHE_HEADER: "hit"})
             return Answer(self._replay(plan, outcome), "hit")
 
+    def has_pins(self) -> bool:
+        """Whether a path may be pinned (cheap: asks no remote store)."""
+        return self.store.has_pins()
+
     def pinned_response(self, path: str) -> Response | None:
         """The pinned response for ``path``, counted as a hit, or None."""
+        entry = self.pinned_entry(path)
+        return None if entry is None else entry.to_response()
+
+    def pinned_entry(self, path: str) -> CachedResponse | None:
+        """The entry pinned to ``path``, counted as a hit, or None."""
         try:
-            entry = self.store.pinned(path)
+            return self.store.pinned(path)
         except CacheUnavailable as e:
             self._note_unavailable(e)
             return None
-        return None if entry is None else entry.to_response()
 
     def _replay(self, plan: CachePlan, entry: CachedResponse) -> Response:
         if plan.pin_path is not None and entry.ok:

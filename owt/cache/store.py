@@ -51,10 +51,21 @@ class CacheStore(t.Protocol):
         :raises CacheUnavailable: if the store can't be reached.
         """
 
+    def lookup(self, key: str) -> CachedResponse | None:
+        """The stored entry for ``key`` (a hit, counted), or None (nothing
+        counted: the request goes on to :meth:`claim`).
+
+        :raises CacheUnavailable: if the store can't be reached.
+        """
+
     def keep(
         self, key: str | None, pin_path: str | None, entry: CachedResponse
     ) -> None:
         """Store ``entry`` under ``key`` and/or pin it to ``pin_path``."""
+
+    def has_pins(self) -> bool:
+        """Whether any path may be pinned (True when the store can't tell
+        without asking it)."""
 
     def pinned(self, path: str) -> CachedResponse | None:
         """The entry pinned to ``path`` (a hit, counted), or None."""
