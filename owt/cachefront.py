@@ -17,8 +17,11 @@ app, which answers it in full, errors included.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import typing as t
 
+import cachetools
 from flask import Request
 from werkzeug.datastructures import Headers
 from werkzeug.http import HTTP_STATUS_CODES
@@ -34,6 +37,7 @@ from owt.errors import OwtError
 from owt.request import carries_code
 from owt.request import gather_fields
 from owt.request import read_call
+from owt.response import wants_npy
 
 if t.TYPE_CHECKING:
     from owt.extension import Owt
@@ -41,6 +45,19 @@ if t.TYPE_CHECKING:
 WSGIApp = t.Callable[[dict[str, t.Any], t.Any], t.Iterable[bytes]]
 
 _RESERVED = "/_owt"
+#: How many cacheable requests' keys are remembered.
+KNOWN_REQUESTS = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    """What a cacheable request was worked out to be."""
+
+    key: str
+    digest: str
+    source: str
+    #: False for code named by ``adaptor`` or ``code_sha256``.
+    repeatable: bool
 
 
 class CacheFront:
@@ -49,11 +66,24 @@ class CacheFront:
     def __init__(self, app: WSGIApp, owt: Owt) -> None:
         self.app = app
         self.owt = owt
+        # The keys of requests seen (path, query string, npy or not): the
+        # same request again finds its entry without being read again.
+        self._keys: cachetools.LRUCache[tuple[str, str, bool], _Key] = (
+            cachetools.LRUCache(maxsize=KNOWN_REQUESTS)
+        )
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
-        if environ.get("REQUEST_METHOD") == "GET" and not environ.get(
-            "PATH_INFO", ""
-        ).startswith(_RESERVED):
+        if (
+            environ.get("REQUEST_METHOD") == "GET"
+            and not environ.get("PATH_INFO", "").startswith(_RESERVED)
+            # Cheap: most calls ask no cache; a spelling this misses (say,
+            # use%5Fcache) only means the app answers the hit itself.
+            and (
+                "use_cache" in environ.get("QUERY_STRING", "")
+                or self.owt.cache.has_pins()
+            )
+        ):
             request = Request(environ)
             entry = self._cached(request)
             if entry is not None:
@@ -63,37 +93,56 @@ class CacheFront:
     def _cached(self, request: Request) -> CachedResponse | None:
         """The cached answer to ``request``, or None for the app to answer."""
         owt = self.owt
-        query = request.args
-        asks_cache = "use_cache" in query
-        if not asks_cache and (carries_code(query) or not owt.cache.has_pins()):
-            return None
         try:
             owt.policy.check(request)
-            if not asks_cache:
-                return owt.cache.pinned_entry(request.path)
-            return self._stored(request)
+            if "use_cache" in request.environ.get("QUERY_STRING", ""):
+                return self._stored(request)
+            if carries_code(request.args):
+                return None
+            return owt.cache.pinned_entry(request.path)
         except (OwtError, CacheUnavailable):
             return None  # the app answers it, and says what is wrong
 
     def _stored(self, request: Request) -> CachedResponse | None:
+        environ = request.environ
+        wants_npy_ = "npy" in environ.get("HTTP_ACCEPT", "") and wants_npy(
+            request.accept_mimetypes
+        )
+        asked = (request.path, environ.get("QUERY_STRING", ""), wants_npy_)
+        with self._lock:
+            known = self._keys.get(asked)
+        if known is None:
+            known = self._derive(request)
+            if known is None:
+                return None
+            if known.repeatable:
+                with self._lock:
+                    self._keys[asked] = known
+        entry = self.owt.cache.store.lookup(known.key)
+        if entry is None:
+            return None
+        environ[DIGEST_ENVIRON] = known.digest
+        if self.owt.options.verbose >= 1:
+            environ[CODE_ENVIRON] = known.source
+        return entry
+
+    def _derive(self, request: Request) -> _Key | None:
+        """The cache key of ``request``, as the app works it out."""
         owt = self.owt
+        fields = gather_fields(request)
         call = read_call(
             request,
             owt.max_code_bytes,
             evaluate_kwargs=False,
-            fields=gather_fields(request),
+            fields=fields,
             code_source=owt,
         )
         plan = plan_for(call)
         if plan.key is None or plan.pin_path is not None:
             return None
-        entry = owt.cache.store.lookup(plan.key)
-        if entry is None:
-            return None
-        request.environ[DIGEST_ENVIRON] = call.digest
-        if owt.options.verbose >= 1:
-            request.environ[CODE_ENVIRON] = call.source
-        return entry
+        # Code named by adaptor or digest may change or go: derive it again.
+        repeatable = "adaptor" not in fields and "code_sha256" not in fields
+        return _Key(plan.key, call.digest, call.source, repeatable)
 
     def _send(
         self, entry: CachedResponse, request: Request, start_response: t.Any
@@ -116,7 +165,7 @@ class CacheFront:
 def _add_headers(headers: Headers, request: Request, owt: Owt) -> None:
     headers[CACHE_HEADER] = "hit"
     headers["X-Request-Id"] = request.environ.get(REQUEST_ID_ENVIRON, "")
-    origin = request.headers.get("Origin")
+    origin = request.environ.get("HTTP_ORIGIN")
     if origin is not None:
         for name, value in owt.policy.cors_headers(origin).items():
             headers.setdefault(name, value)

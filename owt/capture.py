@@ -21,12 +21,23 @@ _local = threading.local()
 
 
 class _Captured:
+    """One request's printed text; a buffer is made on its first write
+    (most adaptors print nothing)."""
+
     def __init__(self) -> None:
-        self.stdout = io.StringIO()
-        self.stderr = io.StringIO()
+        self.stdout: io.StringIO | None = None
+        self.stderr: io.StringIO | None = None
+
+    def write(self, which: str, text: str) -> None:
+        buffer = getattr(self, which)
+        if buffer is None:
+            buffer = io.StringIO()
+            setattr(self, which, buffer)
+        buffer.write(text)
 
     def text(self, which: str) -> str:
-        value: str = getattr(self, which).getvalue()
+        buffer = getattr(self, which)
+        value: str = "" if buffer is None else buffer.getvalue()
         if len(value) > CAPTURE_LIMIT:
             return "...(truncated)...\n" + value[-CAPTURE_LIMIT:]
         return value
@@ -42,7 +53,7 @@ class _TeeStream(io.TextIOBase):
     def write(self, text: str) -> int:
         captured: _Captured | None = getattr(_local, "captured", None)
         if captured is not None:
-            getattr(captured, self._which).write(text)
+            captured.write(self._which, text)
         return self._real.write(text)
 
     def flush(self) -> None:

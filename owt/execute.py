@@ -20,6 +20,7 @@ import ast
 import builtins
 import collections.abc as cabc
 import dataclasses
+import functools
 import hashlib
 import inspect
 import linecache
@@ -44,6 +45,18 @@ _OWT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def code_digest(source: str) -> str:
     """The SHA-256 hex digest that names a piece of adaptor code."""
+    if len(source) <= _REMEMBERED_DIGEST_CHARS:
+        return _remembered_digest(source)
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+#: Digests of sources up to this long are remembered: the same adaptor is
+#: sent again and again.
+_REMEMBERED_DIGEST_CHARS = 16 * 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 

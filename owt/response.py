@@ -173,7 +173,12 @@ def _is_latin_1(text: str) -> bool:
     return True
 
 
-def map_body(value: t.Any, accept: MIMEAccept | None = None) -> Body:
+#: A request's ``Accept``, or a function giving it when it is needed (most
+#: results never look at it), or None.
+Accept = MIMEAccept | t.Callable[[], MIMEAccept] | None
+
+
+def map_body(value: t.Any, accept: Accept = None) -> Body:
     """Map an adaptor's body value to bytes or a stream.
 
     ``accept`` is the request's ``Accept``, for the values that have more
@@ -248,8 +253,10 @@ def _is_array(value: t.Any) -> bool:
     return numpy is not None and isinstance(value, numpy.ndarray | numpy.generic)
 
 
-def _array_body(array: t.Any, accept: MIMEAccept | None) -> Body:
+def _array_body(array: t.Any, accept: Accept) -> Body:
     vary: HeaderItems = [] if accept is None else [("Vary", "Accept")]
+    if callable(accept):
+        accept = accept()
     if not wants_npy(accept):
         return Body(_JSON, to_json(array), headers=vary)
     numpy = sys.modules["numpy"]

@@ -133,7 +133,7 @@ class AccessPolicy:
 
         :raises Forbidden: for a foreign host.
         """
-        host = request.headers.get("Host", "")
+        host: str = request.environ.get("HTTP_HOST", "")
         if self.check_host and host and not host_is_loopback(host):
             raise Forbidden(
                 f"Host {host!r} is not a loopback name; owt bound to loopback only "
@@ -169,8 +169,10 @@ class AccessPolicy:
             self._check_credentials(request.authorization)
 
     def _check_origin(self, request: Request, host: str) -> None:
-        origin = request.headers.get("Origin")
-        fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
+        # The environ, not request.headers: a header that is absent costs
+        # Werkzeug an exception to say so, and these usually are.
+        origin = request.environ.get("HTTP_ORIGIN")
+        fetch_site = request.environ.get("HTTP_SEC_FETCH_SITE", "").lower()
         if origin is not None:
             if self.origin_allowed(origin):
                 return

@@ -24,6 +24,7 @@ from owt.accesslog import REQUEST_ID_ENVIRON
 from owt.accesslog import AccessLog
 from owt.accesslog import new_request_id
 from owt.cachefront import CacheFront
+from owt.dispatch import AdaptorDispatch
 from owt.errorhandler import MAX_FORM_PARTS
 from owt.errorhandler import handle_exception
 from owt.extension import Owt
@@ -33,6 +34,7 @@ from owt.options import ServeOptions
 from owt.response import OwtJSONProvider
 from owt.routes.adaptor import EverythingConverter
 from owt.routes.adaptor import adaptor
+from owt.routes.adaptor import run_adaptor
 from owt.routes.admin import admin
 from owt.routes.playground import playground
 from owt.routes.registry import registry
@@ -69,8 +71,13 @@ def create_app(options: ServeOptions | None = None) -> Flask:
     app.register_blueprint(admin)
     app.register_blueprint(registry)
     app.register_blueprint(adaptor)
-    # Cache hits are answered before Flask; the access log sees everything.
-    front = CacheFront(app.wsgi_app, owt)
+    # Cache hits are answered before Flask, adaptor calls go straight through
+    # owt's steps (the same functions as the hooks above), and the access log
+    # sees everything.
+    dispatch = AdaptorDispatch(
+        app.wsgi_app, app, check_access, run_adaptor, handle_exception, add_headers
+    )
+    front = CacheFront(dispatch, owt)
     app.wsgi_app = AccessLog(front, options.verbose)  # type: ignore[method-assign]
     return app
 
@@ -90,7 +97,7 @@ def check_access() -> Response | None:
 def add_headers(response: Response) -> Response:
     """Every response names its request; an allowed origin gets CORS headers."""
     response.headers["X-Request-Id"] = g.get("request_id", "")
-    origin = request.headers.get("Origin")
+    origin = request.environ.get("HTTP_ORIGIN")
     if origin is not None:
         for name, value in current_owt().policy.cors_headers(origin).items():
             response.headers.setdefault(name, value)

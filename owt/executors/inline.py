@@ -32,6 +32,7 @@ from owt.executors.relay import relay
 from owt.options import ServeOptions
 from owt.request import Call
 from owt.request import with_form_arguments
+from owt.response import Accept
 from owt.response import Body
 from owt.response import check_header
 from owt.response import encode_chunk
@@ -112,7 +113,7 @@ def build_response(
     result: t.Any,
     request_id: str = "-",
     watcher: StreamWatcher | None = None,
-    accept: MIMEAccept | None = None,
+    accept: Accept = None,
 ) -> Response:
     """A response for an adaptor's result (see :mod:`owt.response`).
 
@@ -128,18 +129,26 @@ def build_response(
         value.status_code = status if status != 200 else value.status_code
         value.headers.extend(header_items)
         return _checked(value)
+    typed = any(name.lower() == "content-type" for name, _ in header_items)
+    body = map_body(value, None if typed else accept)
+    if not body.headers and body.stream is None:
+        # The common case, kept cheap: no header to merge.
+        if body.content_type and not typed:
+            header_items = [*header_items, ("Content-Type", body.content_type)]
+        return Response(body.data, status=status, headers=header_items)
     headers = Headers(header_items)
-    body = map_body(value, None if "Content-Type" in headers else accept)
     _describe_body(headers, body)
     if body.stream is None:
-        if body.content_type and "Content-Type" not in headers:
+        if body.content_type and not typed:
             headers["Content-Type"] = body.content_type
         return Response(body.data, status=status, headers=headers)
     return _stream_response(body, status, headers, request_id, watcher)
 
 
-def _accept(call: Call) -> MIMEAccept | None:
-    return None if call.http is None else call.http.accept_mimetypes
+def _accept(call: Call) -> t.Callable[[], MIMEAccept] | None:
+    """The request's ``Accept``, read only if a result needs it."""
+    http = call.http
+    return None if http is None else (lambda: http.accept_mimetypes)
 
 
 def _describe_body(headers: Headers, body: Body) -> None:
