@@ -8,7 +8,6 @@ captured text, so a caller sees the adaptor's prints next to its traceback.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import sys
 import threading
@@ -82,13 +81,14 @@ def install() -> None:
         sys.stderr = _TeeStream(sys.stderr, "stderr")
 
 
-@contextlib.contextmanager
-def capturing() -> t.Iterator[_Captured]:
-    """Capture this thread's prints for the duration of the block."""
-    previous = getattr(_local, "captured", None)
-    captured = _Captured()
-    _local.captured = captured
-    try:
-        yield captured
-    finally:
-        _local.captured = previous
+class capturing:  # noqa: N801 (used as the function it replaced)
+    """Capture this thread's prints for the duration of a ``with`` block,
+    which gets the :class:`_Captured` text."""
+
+    def __enter__(self) -> _Captured:
+        self._previous = getattr(_local, "captured", None)
+        captured = _local.captured = _Captured()
+        return captured
+
+    def __exit__(self, *exc: object) -> None:
+        _local.captured = self._previous

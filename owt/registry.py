@@ -186,8 +186,8 @@ class KnownCode:
 
     def remember(self, digest: str, source: str) -> None:
         """Keep ``source`` under ``digest``."""
-        if len(source) > self._sources.maxsize:
-            return
+        if digest in self._sources or len(source) > self._sources.maxsize:
+            return  # (a lookup without the lock: it changes nothing)
         with self._lock:
             self._sources[digest] = source
 

@@ -164,10 +164,13 @@ class ResponseCache:
             except CacheUnavailable as e:
                 self._note_unavailable(e)
                 plan = CachePlan(None, None)
-        with _noted("bypass"):
+        try:  # as _noted("bypass") does, without a generator on the hot path
             if plan.pin_path is None:
                 return Answer(run(call, None), "bypass")
             return Answer(self._lead(plan, None, call, run), "bypass")
+        except OwtError as e:
+            e.headers[CACHE_HEADER] = "bypass"
+            raise
 
     def _respond_from_store(
         self, plan: CachePlan, key: str, call: Call, run: Runner
