@@ -58,6 +58,18 @@ class Proc:
         procs = [proc, *proc.children(recursive=True)] if children else [proc]
         return sum(p.memory_info().rss for p in procs) / 2**20
 
+    def write_calls(self) -> int:
+        """Write system calls made so far by the server process and its
+        children (Linux's ``/proc/PID/io`` ``syscw``, through psutil)."""
+        import psutil
+
+        proc = psutil.Process(self.pid)
+        total = 0
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.io_counters().write_count
+        return total
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
