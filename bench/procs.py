@@ -92,24 +92,26 @@ def running(
     start_seconds: float = 30.0,
     host: str = "127.0.0.1",
     env: dict[str, str] | None = None,
+    repo: Path = REPO,
 ) -> t.Iterator[Proc]:
     """Run ``argv`` (which gets ``--port P`` appended) until the block ends.
 
     Ready once ``probe`` answers with any HTTP status. ``host`` is where the
-    server listens (``argv`` says so itself); ``env`` adds variables.
+    server listens (``argv`` says so itself); ``env`` adds variables;
+    ``repo`` is the owt checkout it runs from (another commit's worktree).
     """
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="owt-bench-", suffix=".log")[1])
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(BENCH), str(REPO), env.get("PYTHONPATH", "")]
+        [str(BENCH), str(repo), env.get("PYTHONPATH", "")]
     ).rstrip(os.pathsep)
     for name in ("OWT_ADDRESS", "OWT_PORT", "OWT_AUTH"):
         env.pop(name, None)
     with log.open("wb") as sink:
         popen = subprocess.Popen(
             [*argv, "--port", str(port)],
-            cwd=str(REPO),
+            cwd=str(repo),
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
