@@ -86,3 +86,30 @@ def test_executor_benchmark_prints_every_executor_and_cache():
         "cache hit, Redis",
     ], done.stdout
     assert all(int(row[1].replace(",", "")) > 0 for row in rows)
+
+
+def test_peer_benchmark_lists_its_peers_and_installs_nothing(tmp_path):
+    # --list only: the peers' environments are made by bench/peers.py itself
+    # when run for real, never by the test command.
+    envs = tmp_path / "envs"
+    done = subprocess.run(
+        [sys.executable, "bench/peers.py", "--list", "--envs", str(envs)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for name, pin in (
+        ("litserve", "litserve==0.2.19"),
+        ("bentoml", "bentoml==1.4.40"),
+        ("rayserve", "'ray[serve]==2.60.0'"),
+        ("gradio", "gradio==6.31.0"),
+    ):
+        assert re.search(rf"^  {name}: .* \(not installed\)$", out, re.MULTILINE), out
+        # torch pinned in the same pip command, so that a CUDA build can't win.
+        pip = f"{envs / name}/bin/python -m pip install {pin} torch==2.13.0 "
+        assert pip in out, out
+    assert "owt serve --address 127.0.0.1" in out
+    assert not envs.exists()

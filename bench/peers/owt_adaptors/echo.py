@@ -1,0 +1,2 @@
+def run(name):
+    return f"Hello, {name}!"
