@@ -7,6 +7,11 @@ Usage::
     python bench/peers.py --only litserve  # owt and a subset of the peers
     python bench/peers.py --quick          # a short run: 2 s, one round
     python bench/peers.py --reinstall      # rebuild the peers' environments
+    python bench/peers.py --torch-threads 1  # OMP_NUM_THREADS=1 for every server
+    python bench/peers.py --out bench/results/peers.txt  # keep the report too
+
+The last figures, and why they come out so: "Beside the model servers" in
+docs/performance.org.
 
 The same two endpoints are served by every server, all on 127.0.0.1:
 
@@ -179,8 +184,9 @@ PEERS: dict[str, Peer] = {
             PLAIN_ECHO,
             PLAIN_EMBED,
             note="one @bentoml.service (workers=1) with two sync @bentoml.api "
-            "methods, run in the worker's thread pool; `bentoml serve` runs "
-            "the worker as a process of its own behind its supervisor.",
+            "methods; the worker runs them in a thread, one call at a time (the "
+            "service's default threads=1); `bentoml serve` runs the worker as a "
+            "process of its own behind its supervisor.",
         ),
         Peer(
             "rayserve",
@@ -191,7 +197,8 @@ PEERS: dict[str, Peer] = {
             PLAIN_EMBED,
             note="a local Ray (num_cpus=2, no dashboard), Serve's HTTP proxy "
             "and two deployments of one replica each; a request goes from the "
-            "proxy actor to the replica actor over Ray's RPC. Ray's defaults: "
+            "proxy actor to the replica actor over Ray's RPC, and the replica "
+            "encodes on its event loop, one request at a time. Ray's defaults: "
             "a replica holds 1 CPU, so Ray sets OMP_NUM_THREADS=1 in it, and "
             "its workers run at nice 15.",
         ),
@@ -209,7 +216,8 @@ PEERS: dict[str, Peer] = {
             "/gradio_api/run/NAME is the one-step route Gradio keeps beside "
             "its two-step /gradio_api/call/NAME (a POST for an event id, then "
             "a GET of Server-Sent Events); it is open off Hugging Face Spaces "
-            "and skips Gradio's queue. Body and answer are in Gradio's "
+            "and skips Gradio's queue, running the function in a thread pool, "
+            "several calls at once. Body and answer are in Gradio's "
             'envelope, {"data": [...]}.',
         ),
     )
@@ -539,6 +547,20 @@ def owt_version() -> str:
     return importlib.metadata.version("owt")
 
 
+def owt_source() -> str:
+    """The commit owt ran from, and whether owt/ differed from it."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    changed = git("status", "--porcelain", "--", "owt")
+    return f"{commit}" + (" with uncommitted changes in owt/" if changed else "")
+
+
 def owt_argv(port: int, scratch: Path) -> list[str]:
     return [sys.executable, "-m", "owt", "serve", "--address", "127.0.0.1"] + [
         "--adaptors-dir",
@@ -776,7 +798,8 @@ def verdicts(cases: list[Case]) -> list[str]:
 
 OWT_NOTE = (
     "`owt serve` with its defaults (granian, one worker process, adaptors "
-    "run inline on its threads); both endpoints are registered adaptors "
+    "run inline on its threads, several calls at once); both endpoints are "
+    "registered adaptors "
     "(bench/peers/owt_adaptors), and the echo is measured again with its "
     "code sent in every request (code_b64)."
 )
@@ -905,6 +928,7 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         return 0
 
     started = datetime.datetime.now()
+    source = owt_source()
     with contextlib.ExitStack() as stack:
         servers: list[Server] = []
         cases: list[Case] = []
@@ -982,6 +1006,7 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         f"load average {load_before[0]:.2f} before the load runs, "
         f"{load[0]:.2f} after; other processes used {others:.0f}% of a core "
         f"meanwhile",
+        f"owt {owt_version()} from commit {source}.",
         f"Each figure: the median of {settings.rounds} round(s) of "
         f"{settings.seconds:.0f} s with wrk (keep-alive, 1 thread); echo with "
         f"{settings.echo_connections} connections, embed with "
