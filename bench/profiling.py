@@ -2,9 +2,9 @@
 
 Usage::
 
-    python bench/profile.py --label after                 # this checkout
+    python bench/profiling.py --label after                 # this checkout
     git worktree add /tmp/owt-before e397cc8
-    python bench/profile.py --label before --repo /tmp/owt-before
+    python bench/profiling.py --label before --repo /tmp/owt-before
 
 Starts ``owt serve`` from ``--repo`` on a free loopback port, loads it with
 the echo adaptor by GET (``wrk``, 8 connections), and records the serving
