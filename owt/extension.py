@@ -25,8 +25,11 @@ from owt.security import AccessPolicy
 from owt.security import is_loopback
 
 EXTENSION_KEY = "owt"
-#: How much recently sent code is kept for calls by ``code_sha256``.
+#: How much recently sent code is kept for calls by ``code_sha256``: at most
+#: this many bytes, and four times ``--code-cache-size`` adaptors (at least
+#: :data:`KNOWN_CODE_LEAST`).
 KNOWN_CODE_BYTES = 64 * MB
+KNOWN_CODE_LEAST = 1024
 
 
 @dataclasses.dataclass
@@ -61,7 +64,9 @@ class Owt:
             registry=AdaptorRegistry(
                 Path(options.adaptors_dir or default_adaptors_dir())
             ),
-            known_code=KnownCode(KNOWN_CODE_BYTES),
+            known_code=KnownCode(
+                KNOWN_CODE_BYTES, max(4 * options.code_cache_size, KNOWN_CODE_LEAST)
+            ),
         )
 
     @property

@@ -176,11 +176,15 @@ class AdaptorRegistry:
 
 class KnownCode:
     """Adaptor sources by digest, the least recently used dropped first once
-    they hold more than ``max_bytes``."""
+    there are more than ``max_entries`` of them or they hold more than
+    ``max_bytes``."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        # One bound in bytes: an entry weighs its size, and at least an
+        # equal share of the bound, so there are never more than max_entries.
+        least = max(1, max_bytes // max(1, max_entries))
         self._sources: cachetools.LRUCache[str, str] = cachetools.LRUCache(
-            maxsize=max(max_bytes, 1), getsizeof=len
+            maxsize=max(max_bytes, 1), getsizeof=lambda source: max(len(source), least)
         )
         self._lock = threading.Lock()
 
