@@ -83,6 +83,16 @@ class OwtProcess:
             return ""
         return self._log_path.read_text(errors="replace")
 
+    def wait_for_output(self, text: str, seconds: float = 5) -> str:
+        """The output once it holds ``text`` (or after ``seconds``): access
+        log lines are written a moment after their response, in batches."""
+        deadline = time.monotonic() + seconds
+        output = self.output()
+        while text not in output and time.monotonic() < deadline:
+            time.sleep(0.02)
+            output = self.output()
+        return output
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

@@ -82,8 +82,10 @@ def test_node_tests_pass_against_live_servers(owt_server, auth_server, adaptors_
     for kind in ("fail", "cancelled", "skipped", "todo"):
         assert counts[kind] == "0", report
     # The tests used the servers given, not servers of their own.
-    assert "status=401" in auth_server.output()
-    assert "PUT /_owt/adaptors/" in adaptors_server.output()
+    assert "status=401" in auth_server.wait_for_output("status=401")
+    assert "PUT /_owt/adaptors/" in adaptors_server.wait_for_output(
+        "PUT /_owt/adaptors/"
+    )
 
 
 def test_installs_with_npm_from_the_repo_path(tmp_path):
@@ -252,7 +254,7 @@ def test_browser_page_on_another_origin_needs_allow_origin(
         finally:
             page.close()
         assert outcome == "TypeError"  # the browser blocks it: no CORS grant
-        assert "status=403" in closed.output()
+        assert "status=403" in closed.wait_for_output("status=403")
     # The same request without a browser's Origin header is fine.
     direct = requests.post(
         owt_server.url,
