@@ -77,12 +77,7 @@ class CacheFront:
         if (
             environ.get("REQUEST_METHOD") == "GET"
             and not environ.get("PATH_INFO", "").startswith(_RESERVED)
-            # Cheap: most calls ask no cache; a spelling this misses (say,
-            # use%5Fcache) only means the app answers the hit itself.
-            and (
-                "use_cache" in environ.get("QUERY_STRING", "")
-                or self.owt.cache.has_pins()
-            )
+            and _may_be_cached(environ.get("QUERY_STRING", ""), self.owt)
         ):
             request = Request(environ)
             entry = self._cached(request)
@@ -105,10 +100,10 @@ class CacheFront:
 
     def _stored(self, request: Request) -> CachedResponse | None:
         environ = request.environ
-        wants_npy_ = "npy" in environ.get("HTTP_ACCEPT", "") and wants_npy(
+        npy = "npy" in environ.get("HTTP_ACCEPT", "") and wants_npy(
             request.accept_mimetypes
         )
-        asked = (request.path, environ.get("QUERY_STRING", ""), wants_npy_)
+        asked = (request.path, environ.get("QUERY_STRING", ""), npy)
         with self._lock:
             known = self._keys.get(asked)
         if known is None:
@@ -160,6 +155,16 @@ class CacheFront:
         reason = HTTP_STATUS_CODES.get(entry.status, "UNKNOWN")
         start_response(f"{entry.status} {reason}", headers.to_wsgi_list())
         return [entry.body]
+
+
+def _may_be_cached(query_string: str, owt: Owt) -> bool:
+    """Cheap, from the raw query: whether a GET may be a hit or a pin. A
+    spelling this misses (say, use%5Fcache) only means the app answers; one
+    it lets through is checked properly by :meth:`CacheFront._cached`."""
+    if "use_cache" in query_string:
+        return True
+    carries_code = "code" in query_string or "adaptor" in query_string
+    return not carries_code and owt.cache.has_pins()
 
 
 def _add_headers(headers: Headers, request: Request, owt: Owt) -> None:
